@@ -1,0 +1,55 @@
+# Valv — see README.md. Every target works on a fresh clone.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/valvhq/valv/internal/cli.version=$(VERSION)
+BIN       := bin/valv
+DATA      ?= ./data
+STATICCHECK_VERSION := v0.8.2
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+
+# Packages with concurrency of their own run under the race detector too.
+RACE_PKGS := ./internal/store/... ./internal/server/...
+
+.PHONY: all build run test test-unit test-race lint bench vulncheck deps clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/valv
+
+## run: start Valv on the embedded default (SQLite, local key file, self-signed TLS)
+run: build
+	$(BIN) serve --data-dir $(DATA) --environment development
+
+## test: every test, integration tests included (starts its own PostgreSQL)
+test: deps test-unit test-race
+
+test-unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-race:
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+## deps: install missing integration components (as root), else say what is missing
+deps:
+	@scripts/install-deps.sh
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q '($(STATICCHECK_VERSION:v%=%))' || \
+		GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+
+## bench: Go benchmarks (long; not part of make test)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+## vulncheck: needs the Go vulnerability database, which only some machines can reach
+vulncheck:
+	GOFLAGS= $(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,248 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver ("pgx")
+	"github.com/prometheus/client_golang/prometheus"
+	_ "modernc.org/sqlite" // SQLite driver ("sqlite")
+
+	"github.com/google/uuid"
+	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/config"
+	"github.com/valvhq/valv/internal/server"
+	"github.com/valvhq/valv/internal/store"
+	"github.com/valvhq/valv/internal/tenant"
+)
+
+// Options configures Open.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Out receives messages for the person running Valv.
+	Out io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Migrate applies pending migrations even when auto_migrate is off.
+	Migrate bool
+	// SkipMigrations opens the database without applying or checking
+	// migrations (for 'valv migrate' itself).
+	SkipMigrations bool
+}
+
+// App is a built Valv.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	out      io.Writer
+	now      func() time.Time
+	db       *store.DB
+	registry *prometheus.Registry
+
+	Installation store.InstallationRow
+	Tenants      *tenant.Service
+}
+
+// Open validates the configuration, opens the database (migrating it when
+// configured to) and builds the services.
+func Open(ctx context.Context, opts Options) (*App, error) {
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := ensureDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	db, err := openStore(ctx, cfg, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: opts.Logger, out: opts.Out, now: opts.Now, db: db, registry: prometheus.NewRegistry()}
+	if err := a.prepareSchema(ctx, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if !opts.SkipMigrations {
+		if err := a.ensureInstallation(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	a.Tenants = tenant.NewService(db, opts.Now)
+	return a, nil
+}
+
+func ensureDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, errors.Unwrap(err))
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	probe, err := os.CreateTemp(dir, ".valv-write-probe-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable", dir)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, error) {
+	opts := store.Options{
+		MaxOpenConns: cfg.Database.MaxOpenConns,
+		GroupCommit:  cfg.Database.GroupCommit,
+		Logger:       log,
+	}
+	switch cfg.Database.Driver {
+	case "postgres":
+		opts.Engine, opts.URL = store.Postgres, cfg.Database.URL.Reveal()
+	default:
+		opts.Engine, opts.Path = store.SQLite, cfg.SQLitePath()
+	}
+	return store.Open(ctx, opts)
+}
+
+func (a *App) prepareSchema(ctx context.Context, opts Options) error {
+	if opts.SkipMigrations {
+		return nil
+	}
+	if opts.Migrate || a.cfg.Database.AutoMigrate {
+		applied, err := a.db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			a.log.Info("applied schema migrations", "count", len(applied))
+		}
+		return nil
+	}
+	return a.db.CheckSchema(ctx)
+}
+
+func (a *App) ensureInstallation(ctx context.Context) error {
+	want := store.InstallationRow{
+		ID:          uuid.Must(uuid.NewV7()).String(),
+		Environment: string(a.cfg.Environment),
+		CreatedAt:   a.now().UTC(),
+	}
+	return a.db.Write(ctx, func(tx *store.Tx) error {
+		got, err := tx.EnsureInstallation(ctx, want)
+		a.Installation = got
+		return err
+	})
+}
+
+// Close releases everything the app holds.
+func (a *App) Close() error { return a.db.Close() }
+
+// Config returns the configuration the app was built from.
+func (a *App) Config() config.Config { return a.cfg }
+
+// Migrate applies pending migrations and returns their names.
+func (a *App) Migrate(ctx context.Context) ([]string, error) { return a.db.Migrate(ctx) }
+
+// SchemaVersion reports the applied and latest schema versions.
+func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
+	return a.db.SchemaVersion(ctx)
+}
+
+// Routes are every HTTP route the app serves besides the server's own.
+func (a *App) Routes() []server.Route {
+	return api.New(api.Deps{Logger: a.log}).Routes()
+}
+
+// Server builds the HTTPS server.
+func (a *App) Server() (*server.Server, server.Certificate, error) {
+	cert, err := server.LoadCertificate(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile, a.cfg.DataDir, certificateHosts(a.cfg.Listen), a.now())
+	if err != nil {
+		return nil, server.Certificate{}, err
+	}
+	srv, err := server.New(server.Options{
+		Config:      a.cfg,
+		Logger:      a.log,
+		Certificate: cert,
+		Routes:      a.Routes(),
+		Checks:      a.readinessChecks(),
+		Registry:    a.registry,
+		Out:         a.out,
+		Now:         a.now,
+	})
+	return srv, cert, err
+}
+
+// Serve runs the HTTPS server until ctx ends.
+func (a *App) Serve(ctx context.Context) error {
+	srv, cert, err := a.Server()
+	if err != nil {
+		return err
+	}
+	switch {
+	case cert.Created:
+		fmt.Fprintf(a.out, "Created a self-signed TLS certificate: %s\n", cert.Path)
+		fmt.Fprintf(a.out, "Its SHA-256 fingerprint is %s\n", cert.Fingerprint)
+	case cert.SelfSigned:
+		fmt.Fprintf(a.out, "Using the self-signed TLS certificate %s (SHA-256 %s)\n", cert.Path, cert.Fingerprint)
+	}
+	return srv.Run(ctx)
+}
+
+func (a *App) readinessChecks() []server.Check {
+	return []server.Check{
+		{Name: "database", Fn: func(ctx context.Context) error {
+			if err := a.db.Ping(ctx); err != nil {
+				return errors.New("the database does not answer")
+			}
+			return nil
+		}},
+		{Name: "schema", Fn: func(ctx context.Context) error {
+			if err := a.db.CheckSchema(ctx); err != nil {
+				return errors.New("schema migrations are pending or newer than this build")
+			}
+			return nil
+		}},
+	}
+}
+
+// certificateHosts are the names a self-signed certificate covers.
+func certificateHosts(listen string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _, err := net.SplitHostPort(listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		dup := false
+		for _, x := range hosts {
+			dup = dup || x == h
+		}
+		if !dup {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// DataPath returns a path inside the data directory.
+func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir, name) }
+
+// IntegrityCheck checks the database's integrity (SQLite: PRAGMA
+// integrity_check).
+func (a *App) IntegrityCheck(ctx context.Context) error { return a.db.IntegrityCheck(ctx) }

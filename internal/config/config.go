@@ -1,0 +1,102 @@
+package config
+
+import (
+	"time"
+)
+
+// Environment is the kind of installation. Production is the default; test
+// and development installations refuse production data (ENV-1).
+type Environment string
+
+const (
+	Production  Environment = "production"
+	Test        Environment = "test"
+	Development Environment = "development"
+)
+
+// Config is everything Valv can be configured with. Each field's yaml key is
+// also its flag-free environment variable: VALV_ followed by the key path in
+// capitals joined by underscores (database.url → VALV_DATABASE_URL).
+type Config struct {
+	// Environment: production, test or development.
+	Environment Environment `yaml:"environment" doc:"production, test or development; test and development refuse production data"`
+	// DataDir holds the SQLite database, the TLS certificate, the root-key
+	// file and the valv.addr file.
+	DataDir string `yaml:"data_dir" doc:"directory for the embedded database, keys and TLS files"`
+	// Listen is the HTTPS address. Port 0 picks a free port.
+	Listen string `yaml:"listen" doc:"HTTPS listen address, host:port; port 0 picks a free port"`
+	// RedirectListen, if set, is a plain-HTTP address that only redirects to HTTPS.
+	RedirectListen string `yaml:"redirect_listen" doc:"optional plain-HTTP address that only redirects to HTTPS"`
+	// PublicURL is the address users reach Valv at, used in links in mail.
+	PublicURL string `yaml:"public_url" doc:"external https:// URL used in links sent by mail; defaults to the listen address"`
+
+	TLS      TLS      `yaml:"tls"`
+	Database Database `yaml:"database"`
+	HTTP     HTTP     `yaml:"http"`
+	Log      Log      `yaml:"log"`
+}
+
+// TLS configures the HTTPS listener.
+type TLS struct {
+	CertFile   string `yaml:"cert_file" doc:"PEM certificate chain; empty creates a self-signed certificate in data_dir/tls"`
+	KeyFile    string `yaml:"key_file" doc:"PEM private key for cert_file"`
+	MinVersion string `yaml:"min_version" doc:"lowest TLS version accepted: 1.2 or 1.3"`
+}
+
+// Database selects and configures the store.
+type Database struct {
+	Driver string `yaml:"driver" doc:"sqlite (embedded, default) or postgres"`
+	// Path is the SQLite file; empty means data_dir/valv.db.
+	Path string `yaml:"path" doc:"SQLite database file; defaults to data_dir/valv.db"`
+	// URL is the PostgreSQL connection string.
+	URL          Secret `yaml:"url" doc:"PostgreSQL connection URL (postgres://...); secret"`
+	MaxOpenConns int    `yaml:"max_open_conns" doc:"PostgreSQL connection pool size; SQLite reads use this many connections"`
+	AutoMigrate  bool   `yaml:"auto_migrate" doc:"apply pending schema migrations on start"`
+	// GroupCommit batches concurrent writes into one durable commit (SQLite).
+	GroupCommit bool `yaml:"group_commit" doc:"SQLite: commit concurrent writes together (one fsync for many requests)"`
+}
+
+// HTTP holds the server's limits and timeouts.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" doc:"time allowed to read request headers"`
+	ReadTimeout       time.Duration `yaml:"read_timeout" doc:"time allowed to read a whole request (uploads get more)"`
+	WriteTimeout      time.Duration `yaml:"write_timeout" doc:"time allowed to write a response (downloads get more)"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" doc:"keep-alive idle timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" doc:"grace period for in-flight requests on shutdown"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes" doc:"largest request header block accepted"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes" doc:"largest JSON request body accepted"`
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies" doc:"addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is trusted"`
+}
+
+// Log configures the server log.
+type Log struct {
+	Level  string `yaml:"level" doc:"debug, info, warn or error"`
+	Format string `yaml:"format" doc:"json or text"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Environment: Production,
+		DataDir:     "data",
+		Listen:      "127.0.0.1:8443",
+		TLS:         TLS{MinVersion: "1.2"},
+		Database: Database{
+			Driver:       "sqlite",
+			MaxOpenConns: 8,
+			AutoMigrate:  true,
+			GroupCommit:  true,
+		},
+		HTTP: HTTP{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      1 << 20,
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+}

@@ -1,0 +1,169 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	Key     string // yaml key path
+	Message string // what is wrong
+	Fix     string // what to do about it
+}
+
+func (p Problem) String() string {
+	s := p.Key + ": " + p.Message
+	if p.Fix != "" {
+		s += " (" + p.Fix + ")"
+	}
+	return s
+}
+
+// Problems is a list of configuration problems; it is an error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return "invalid configuration: " + strings.Join(parts, "; ")
+}
+
+// Validate checks cfg and returns every problem found, or nil.
+func (cfg *Config) Validate() error {
+	var ps Problems
+	add := func(key, msg, fix string) { ps = append(ps, Problem{key, msg, fix}) }
+
+	switch cfg.Environment {
+	case Production, Test, Development:
+	default:
+		add("environment", fmt.Sprintf("%q is not an environment", cfg.Environment), "use production, test or development")
+	}
+	if strings.TrimSpace(cfg.DataDir) == "" {
+		add("data_dir", "is empty", "set a directory Valv may write to")
+	}
+	if msg := checkHostPort(cfg.Listen); msg != "" {
+		add("listen", msg, "use host:port, for example 127.0.0.1:8443")
+	}
+	if cfg.RedirectListen != "" {
+		if msg := checkHostPort(cfg.RedirectListen); msg != "" {
+			add("redirect_listen", msg, "use host:port, for example 127.0.0.1:8080, or leave empty")
+		}
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			add("public_url", "is not an https:// URL", "use the address users reach Valv at, for example https://valv.example.se")
+		}
+	}
+	switch cfg.TLS.MinVersion {
+	case "1.2", "1.3":
+	default:
+		add("tls.min_version", fmt.Sprintf("%q is not allowed", cfg.TLS.MinVersion), "use 1.2 or 1.3")
+	}
+	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
+		add("tls.cert_file", "cert_file and key_file must be set together", "set both, or neither for a self-signed certificate")
+	}
+	switch cfg.Database.Driver {
+	case "sqlite":
+		if cfg.Database.URL != "" {
+			add("database.url", "is set but the driver is sqlite", "set database.driver to postgres, or remove database.url")
+		}
+	case "postgres":
+		u, err := url.Parse(cfg.Database.URL.Reveal())
+		if cfg.Database.URL == "" || err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			add("database.url", "is not a postgres:// URL", "set database.url to postgres://user@host:5432/valv?sslmode=verify-full")
+		}
+	default:
+		add("database.driver", fmt.Sprintf("%q is not a driver", cfg.Database.Driver), "use sqlite or postgres")
+	}
+	if cfg.Database.MaxOpenConns < 1 || cfg.Database.MaxOpenConns > 1000 {
+		add("database.max_open_conns", "must be between 1 and 1000", "")
+	}
+	positive := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"http.read_header_timeout", cfg.HTTP.ReadHeaderTimeout},
+		{"http.read_timeout", cfg.HTTP.ReadTimeout},
+		{"http.write_timeout", cfg.HTTP.WriteTimeout},
+		{"http.idle_timeout", cfg.HTTP.IdleTimeout},
+		{"http.shutdown_timeout", cfg.HTTP.ShutdownTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			add(p.key, "must be a positive duration", "for example 30s")
+		}
+	}
+	if cfg.HTTP.MaxHeaderBytes < 4<<10 || cfg.HTTP.MaxHeaderBytes > 1<<20 {
+		add("http.max_header_bytes", "must be between 4096 and 1048576", "")
+	}
+	if cfg.HTTP.MaxBodyBytes < 1<<10 || cfg.HTTP.MaxBodyBytes > 64<<20 {
+		add("http.max_body_bytes", "must be between 1 KiB and 64 MiB", "file uploads have their own limit")
+	}
+	for i, p := range cfg.HTTP.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			add("http.trusted_proxies["+strconv.Itoa(i)+"]", fmt.Sprintf("%q is not an address or CIDR range", p), "for example 10.0.0.0/8 or 192.0.2.10")
+		}
+	}
+	switch cfg.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", fmt.Sprintf("%q is not a level", cfg.Log.Level), "use debug, info, warn or error")
+	}
+	switch cfg.Log.Format {
+	case "json", "text":
+	default:
+		add("log.format", fmt.Sprintf("%q is not a format", cfg.Log.Format), "use json or text")
+	}
+	if len(ps) > 0 {
+		return ps
+	}
+	return nil
+}
+
+// ParsePrefix parses an address or CIDR range; a bare address is a /32 or /128.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func checkHostPort(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q is not a number from 0 to 65535", port)
+	}
+	_ = host // empty host means all interfaces, which is allowed but not the default
+	return ""
+}
+
+// SQLitePath is the SQLite database file the configuration selects.
+func (cfg *Config) SQLitePath() string {
+	if cfg.Database.Path != "" {
+		return cfg.Database.Path
+	}
+	return filepath.Join(cfg.DataDir, "valv.db")
+}

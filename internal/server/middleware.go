@@ -1,0 +1,260 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valvhq/valv/internal/call"
+	"github.com/valvhq/valv/internal/problem"
+)
+
+// routeKey holds a *routeInfo that the matched route fills in, so that the
+// outer middleware (metrics, logs) learn the route pattern.
+type routeKey struct{}
+
+type routeInfo struct{ pattern string }
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+
+func (s *Server) withCall(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer := peerAddr(r.RemoteAddr)
+		trusted := s.isTrustedProxy(peer)
+		id := ""
+		if trusted {
+			if v := r.Header.Get("X-Request-Id"); validRequestID.MatchString(v) {
+				id = v
+			}
+		}
+		if id == "" {
+			id = call.NewRequestID()
+		}
+		info := call.Info{
+			RequestID: id,
+			Channel:   call.ChannelAPI,
+			ClientIP:  s.clientIP(peer, trusted, r.Header.Values("X-Forwarded-For")),
+			UserAgent: truncate(r.UserAgent(), 512),
+			Start:     s.opts.Now(),
+		}
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			info.Channel = call.ChannelWeb
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := call.With(r.Context(), info)
+		ctx = context.WithValue(ctx, routeKey{}, &routeInfo{})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func peerAddr(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(remote)
+		a, _ := netip.ParseAddr(host)
+		return a.Unmap()
+	}
+	return ap.Addr().Unmap()
+}
+
+func (s *Server) isTrustedProxy(a netip.Addr) bool {
+	for _, p := range s.trustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the peer's address, unless the peer is a trusted proxy: then
+// it is the right-most address in X-Forwarded-For that is not itself a
+// trusted proxy (addresses further left could be forged by the client).
+func (s *Server) clientIP(peer netip.Addr, trusted bool, xff []string) netip.Addr {
+	if !trusted || len(xff) == 0 {
+		return peer
+	}
+	var hops []string
+	for _, v := range xff {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a malformed chain is not believed at all
+		}
+		a = a.Unmap()
+		if !s.isTrustedProxy(a) {
+			return a
+		}
+	}
+	return peer
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// markRoute records the matched route's pattern for the outer middleware.
+func markRoute(pattern string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok {
+			ri.pattern = pattern
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// observe counts and times every response, and logs it without the path,
+// query, client address or user agent.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.metrics.inflight.Inc()
+		rw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			s.metrics.inflight.Dec()
+			route := "unmatched"
+			if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && ri.pattern != "" {
+				route = ri.pattern
+			}
+			status := rw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+			s.metrics.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			s.log.Debug("request", "request_id", call.RequestID(r.Context()), "method", r.Method,
+				"route", route, "status", status, "bytes", rw.bytes, "duration_ms", float64(d.Microseconds())/1000)
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// securityHeaders sets the headers every response carries (GRD-3). Pages of
+// the portal replace the Content-Security-Policy with their own.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic into a 500 envelope. The panic's value is
+// logged only if it is a runtime error (which holds no request data).
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			what := fmt.Sprintf("%T", v)
+			if re, ok := v.(runtime.Error); ok {
+				what = re.Error()
+			}
+			s.log.Error("panic serving request", "request_id", call.RequestID(r.Context()), "panic", what, "stack", string(debug.Stack()))
+			problem.Write(w, call.RequestID(r.Context()), errors.New("panic"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps the request body. Reading past the cap fails with
+// *http.MaxBytesError, which handlers report as 413.
+func limitBody(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			problem.Write(w, call.RequestID(r.Context()), TooLarge(limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// TooLarge is the problem for a body over limit bytes.
+func TooLarge(limit int64) *problem.Error {
+	return problem.New(problem.KindTooLarge, "body_too_large",
+		fmt.Sprintf("The request body is larger than the limit of %d bytes.", limit))
+}
+
+// dispatch serves the route table; requests that match no route get a JSON
+// 404, or 405 with an Allow header when the path exists for other methods.
+func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerOnly{header: http.Header{}}
+		mux.ServeHTTP(probe, r)
+		id := call.RequestID(r.Context())
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			problem.Write(w, id, problem.New(problem.KindMethodNotAllowed, "method_not_allowed",
+				"This method is not allowed here; the Allow header lists the methods that are."))
+			return
+		}
+		problem.Write(w, id, problem.NotFound("not_found", "There is nothing at this address."))
+	})
+}
+
+// headerOnly is a ResponseWriter that keeps only the status and headers.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header         { return h.header }
+func (h *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerOnly) WriteHeader(code int)        { h.status = code }

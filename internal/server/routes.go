@@ -1,0 +1,51 @@
+package server
+
+import (
+	"net/http"
+)
+
+// routes builds the one handler that serves everything. The middleware
+// order is declared here, outermost first, and nowhere else:
+//
+//	withCall        request id, client address (trusted proxies only), user agent
+//	observe         metrics and the access log, for every response
+//	securityHeaders HSTS, CSP and friends, on every response, errors included
+//	recoverPanics   a panic becomes a 500 envelope with the request id
+//	dispatch        the route table; unknown routes get JSON 404/405
+//	  per route:    markRoute (route pattern for metrics), limitBody
+func (s *Server) routes() (http.Handler, error) {
+	mux := http.NewServeMux()
+	all := append(s.systemRoutes(), s.opts.Routes...)
+	for _, rt := range all {
+		h := rt.Handler
+		limit := s.opts.Config.HTTP.MaxBodyBytes
+		if rt.MaxBody > 0 {
+			limit = rt.MaxBody
+		}
+		h = limitBody(h, limit)
+		h = markRoute(rt.Pattern, h)
+		mux.Handle(rt.Method+" "+rt.Pattern, h)
+	}
+	return chain(s.dispatch(mux),
+		s.withCall,
+		s.observe,
+		securityHeaders,
+		s.recoverPanics,
+	), nil
+}
+
+func (s *Server) systemRoutes() []Route {
+	return []Route{
+		{Method: "GET", Pattern: "/healthz", Handler: http.HandlerFunc(s.healthz), Class: ClassSystem},
+		{Method: "GET", Pattern: "/readyz", Handler: http.HandlerFunc(s.readyz), Class: ClassSystem},
+		{Method: "GET", Pattern: "/metrics", Handler: s.metricsHandler(), Class: ClassSystem},
+	}
+}
+
+// chain wraps h in middleware, the first one outermost.
+func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valvhq/valv/internal/config"
+)
+
+// Route is one endpoint that a feature package (api, web) contributes.
+type Route struct {
+	// Method and Pattern follow net/http.ServeMux: "GET", "/api/v1/tenants/{id}".
+	Method  string
+	Pattern string
+	Handler http.Handler
+	// MaxBody overrides the server's body limit for this route (uploads).
+	MaxBody int64
+	// Class selects the middleware the route gets.
+	Class Class
+}
+
+// Class groups routes that share middleware.
+type Class int
+
+const (
+	// ClassAPI routes are JSON under /api/v1/.
+	ClassAPI Class = iota
+	// ClassSystem routes are health, readiness, metrics: always served.
+	ClassSystem
+	// ClassWeb routes are the server-rendered portal.
+	ClassWeb
+)
+
+// Check is a readiness check; a non-nil error makes /readyz answer 503.
+// The error text is shown on /readyz, so it MUST be a short, public reason.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Options configures a Server.
+type Options struct {
+	Config      config.Config
+	Logger      *slog.Logger
+	Certificate Certificate
+	Routes      []Route
+	Checks      []Check
+	Registry    *prometheus.Registry
+	// Out receives the lines a person starting Valv wants to see.
+	Out io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is Valv's HTTPS server.
+type Server struct {
+	opts           Options
+	log            *slog.Logger
+	handler        http.Handler
+	metrics        *metrics
+	trustedProxies []netip.Prefix
+	metricsAllow   []netip.Prefix
+}
+
+// New builds a server. It does not listen yet.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	for _, p := range opts.Config.HTTP.TrustedProxies {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
+		}
+		s.trustedProxies = append(s.trustedProxies, pfx)
+	}
+	s.metricsAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	m, err := newMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	h, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
+	return s, nil
+}
+
+// Handler returns the whole middleware chain and routes, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens and serves until ctx ends, then shuts down gracefully. It
+// writes the chosen address to data_dir/valv.addr and prints it to Out.
+func (s *Server) Run(ctx context.Context) error {
+	cfg := s.opts.Config
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return listenError(cfg.Listen, err)
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         TLSConfig(s.opts.Certificate.TLS, cfg.TLS.MinVersion),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug), // TLS handshake noise
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	var redirect *http.Server
+	var rln net.Listener
+	if cfg.RedirectListen != "" {
+		rln, err = net.Listen("tcp", cfg.RedirectListen)
+		if err != nil {
+			ln.Close()
+			return listenError(cfg.RedirectListen, err)
+		}
+		redirect = &http.Server{
+			Handler:           redirectHandler(cfg.PublicURL, addr),
+			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+			ReadTimeout:       cfg.HTTP.ReadHeaderTimeout,
+			WriteTimeout:      cfg.HTTP.ReadHeaderTimeout,
+			IdleTimeout:       cfg.HTTP.IdleTimeout,
+			MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
+
+	addrFile := filepath.Join(cfg.DataDir, "valv.addr")
+	if err := writeFileAtomic(addrFile, []byte(addr+"\n"), 0o644); err != nil {
+		ln.Close()
+		return fmt.Errorf("write %s: %w", addrFile, err)
+	}
+	defer os.Remove(addrFile)
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	if redirect != nil {
+		go func() { errc <- redirect.Serve(rln) }()
+		fmt.Fprintf(s.opts.Out, "Redirecting http://%s to HTTPS\n", rln.Addr())
+	}
+	fmt.Fprintf(s.opts.Out, "Valv is listening on https://%s/\n", addr)
+	s.log.Info("listening", "addr", addr, "tls_min_version", cfg.TLS.MinVersion)
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", cfg.HTTP.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if redirect != nil {
+		errs = append(errs, redirect.Shutdown(sctx))
+	}
+	errs = append(errs, srv.Shutdown(sctx))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// listenError turns a listen failure into one line that says what to do.
+func listenError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("cannot listen on %s: the address is already in use (is another Valv running? choose another port with --listen)", addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges)", addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: no such local address", addr)
+	}
+	return fmt.Errorf("cannot listen on %s: %w", addr, err)
+}
+
+// redirectHandler answers plain HTTP with a permanent redirect to HTTPS.
+// The target host is the public URL's, or the request's host name with the
+// HTTPS port; it never echoes a port or path from the Host header.
+func redirectHandler(publicURL, httpsAddr string) http.Handler {
+	_, httpsPort, _ := net.SplitHostPort(httpsAddr)
+	var base *url.URL
+	if publicURL != "" {
+		base, _ = url.Parse(publicURL)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := url.URL{Scheme: "https", Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+		if base != nil {
+			target.Host = base.Host
+		} else {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if host == "" || strings.ContainsAny(host, "/\\@") {
+				http.Error(w, "use HTTPS", http.StatusBadRequest)
+				return
+			}
+			target.Host = net.JoinHostPort(strings.Trim(host, "[]"), httpsPort)
+		}
+		w.Header().Set("Connection", "close")
+		http.Redirect(w, r, target.String(), http.StatusPermanentRedirect)
+	})
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Tx is a handle for the store's queries. Inside Write it is a read-write
+// transaction; inside Read a read-only snapshot; from DB.Reader it runs each
+// query on its own. The store's table methods are defined on Tx.
+type Tx struct {
+	db       *DB
+	q        querier
+	readOnly bool
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// errReadOnly is returned when a write is attempted through a read handle.
+var errReadOnly = errors.New("store: write attempted through a read-only handle")
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.readOnly {
+		return nil, errReadOnly
+	}
+	res, err := t.q.ExecContext(ctx, t.db.rebind(query), args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return res, nil
+}
+
+// execOne runs a statement that must change exactly one row; zero rows is
+// ErrNotFound.
+func (t *Tx) execOne(ctx context.Context, query string, args ...any) error {
+	res, err := t.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify(err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.q.QueryContext(ctx, t.db.rebind(query), args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return rows, nil
+}
+
+// queryRow scans one row into dest; no row is ErrNotFound.
+func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	err := t.q.QueryRowContext(ctx, t.db.rebind(query), args...).Scan(dest...)
+	if err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// Engine reports the engine behind the handle.
+func (t *Tx) Engine() Engine { return t.db.engine }
+
+// Times are stored as microseconds since the Unix epoch, UTC, in both
+// engines: exact, sortable, and the same in a backup from either.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// scanRows runs query and calls scan for each row.
+func scanRows(ctx context.Context, t *Tx, scan func(*sql.Rows) error, query string, args ...any) error {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return classify(err)
+		}
+	}
+	return classify(rows.Err())
+}
