@@ -13,7 +13,7 @@ func TestNormaliseName(t *testing.T) {
 		{in: "Acme AB", name: "Acme AB", key: "acme ab"},
 		{in: "  Acme \t  AB ", name: "Acme AB", key: "acme ab"},
 		{in: "A\u030asa Öberg", name: "Åsa Öberg", key: "åsa öberg"}, // NFC
-		{in: "ＡＣＭＥ", name: "ＡＣＭＥ", key: "acme"},                    // NFKC key
+		{in: "ＡＣＭＥ", name: "ＡＣＭＥ", key: "acme"},                      // NFKC key
 		{in: "", bad: true},
 		{in: "   ", bad: true},
 		{in: "bad\x00name", bad: true},
