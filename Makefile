@@ -9,9 +9,9 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 
 # Packages with concurrency of their own run under the race detector too.
-RACE_PKGS := ./internal/store/... ./internal/server/...
+RACE_PKGS := ./internal/store/... ./internal/server/... ./internal/keyring/... ./internal/seal/...
 
-.PHONY: all build run test test-unit test-race lint bench vulncheck deps clean
+.PHONY: all build run test test-unit test-race lint bench vulncheck deps docs clean
 
 all: build
 
@@ -22,14 +22,18 @@ build:
 run: build
 	$(BIN) serve --data-dir $(DATA) --environment development
 
-## test: every test, integration tests included (starts its own PostgreSQL)
-test: deps test-unit test-race
+## test: every test, integration tests included (starts its own PostgreSQL, SoftHSM2 token, ...)
+test: deps test-unit test-race test-pkcs11
 
 test-unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
 test-race:
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+# The PKCS#11 provider needs cgo; it is built and tested with its tag.
+test-pkcs11:
+	$(GO) test -count=1 -tags pkcs11 -timeout 10m -run 'PKCS11|SoftHSM' ./internal/keyring/hsm/ ./internal/app/
 
 ## deps: install missing integration components (as root), else say what is missing
 deps:
@@ -42,6 +46,7 @@ lint:
 	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q '($(STATICCHECK_VERSION:v%=%))' || \
 		GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/staticcheck -tags pkcs11 ./internal/keyring/hsm/ ./internal/app/
 
 ## bench: Go benchmarks (long; not part of make test)
 bench:
@@ -50,6 +55,10 @@ bench:
 ## vulncheck: needs the Go vulnerability database, which only some machines can reach
 vulncheck:
 	GOFLAGS= $(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
+
+## docs: regenerate generated documentation (docs/configuration.md)
+docs:
+	scripts/gen-config-doc.sh
 
 clean:
 	rm -rf bin

@@ -33,17 +33,19 @@ var layers = map[string]string{
 	"store/storetest": "test",
 	"valvtest":        "test",
 
-	"guard":    "low",
-	"auth":     "low",
-	"authz":    "low",
-	"audit":    "low",
-	"keyring":  "low",
-	"seal":     "low",
-	"validate": "low",
-	"scan":     "low",
-	"notify":   "low",
-	"jobs":     "low",
-	"report":   "low",
+	"guard":   "low",
+	"auth":    "low",
+	"authz":   "low",
+	"audit":   "low",
+	"keyring": "low",
+
+	"keyring/hsm": "provider",
+	"seal":        "low",
+	"validate":    "low",
+	"scan":        "low",
+	"notify":      "low",
+	"jobs":        "low",
+	"report":      "low",
 
 	"tenant":    "domain",
 	"document":  "domain",
@@ -122,9 +124,16 @@ var rules = []rule{
 		denied: internalPkg("seal", "keyring"),
 	},
 	{
-		why:    "only app imports concrete drivers and providers",
-		from:   func(pkg string) bool { return pkg != "app" && layers[pkg] != "test" },
+		why:    "only app (and the provider packages themselves) import concrete drivers",
+		from:   func(pkg string) bool { return pkg != "app" && layers[pkg] != "test" && layers[pkg] != "provider" },
 		denied: in(drivers...),
+	},
+	{
+		why:  "only app imports concrete key providers",
+		from: func(pkg string) bool { return pkg != "app" && layers[pkg] != "test" },
+		denied: func(imp string) bool {
+			return layers[strings.TrimPrefix(imp, module)] == "provider" && strings.HasPrefix(imp, module)
+		},
 	},
 	{
 		why:  "base packages import no other Valv package but base ones",

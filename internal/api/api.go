@@ -16,11 +16,13 @@ var openAPIDocument []byte
 // Deps are what the API calls.
 type Deps struct {
 	Logger *slog.Logger
+	Seal   SealControl
 }
 
 // API is the JSON API.
 type API struct {
-	log *slog.Logger
+	log  *slog.Logger
+	seal SealControl
 }
 
 // New builds the API.
@@ -28,22 +30,36 @@ func New(d Deps) *API {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{log: d.Logger}
+	return &API{log: d.Logger, seal: d.Seal}
 }
 
 // Routes returns every route of the API.
 func (a *API) Routes() []server.Route {
-	return []server.Route{
-		a.route("GET", "/api/v1/openapi.json", a.openAPI),
+	rs := []route{
+		a.route("GET", "/api/v1/openapi.json", a.openAPI).allowSealed(),
+		a.route("GET", "/api/v1/sys/seal-status", a.sealStatus).allowSealed(),
+		a.route("POST", "/api/v1/sys/unseal", a.unseal).allowSealed(),
+		a.route("POST", "/api/v1/sys/seal", a.sealNow).allowSealed(),
 	}
+	out := make([]server.Route, len(rs))
+	for i, r := range rs {
+		out[i] = server.Route(r)
+	}
+	return out
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (a *API) route(method, pattern string, h handlerFunc) server.Route {
-	return server.Route{Method: method, Pattern: pattern, Class: server.ClassAPI, Handler: a.handle(h)}
+// route is a server.Route under construction.
+type route server.Route
+
+func (a *API) route(method, pattern string, h handlerFunc) route {
+	return route{Method: method, Pattern: pattern, Class: server.ClassAPI, Handler: a.handle(h)}
 }
+
+// allowSealed serves the route while the keyring is sealed.
+func (r route) allowSealed() route { r.AllowSealed = true; return r }
 
 // handle writes a handler's error as a problem envelope and logs the cause
 // of internal errors under the request id.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/valvhq/valv/internal/api"
 	"github.com/valvhq/valv/internal/config"
+	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/store"
 	"github.com/valvhq/valv/internal/tenant"
@@ -34,8 +35,11 @@ type Options struct {
 	// Migrate applies pending migrations even when auto_migrate is off.
 	Migrate bool
 	// SkipMigrations opens the database without applying or checking
-	// migrations (for 'valv migrate' itself).
+	// migrations (for 'valv migrate' itself). It also skips the keys.
 	SkipMigrations bool
+	// Unseal, if set, is asked for shares when the root key is split
+	// (one-shot CLI commands); the server starts sealed instead.
+	Unseal UnsealPrompt
 }
 
 // App is a built Valv.
@@ -46,8 +50,10 @@ type App struct {
 	now      func() time.Time
 	db       *store.DB
 	registry *prometheus.Registry
+	closers  []func() error
 
 	Installation store.InstallationRow
+	Keys         *keyring.Keyring
 	Tenants      *tenant.Service
 }
 
@@ -79,13 +85,18 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	a.Keys = keyring.New(keyring.Options{DB: db, Provider: cfg.Keys.Provider, Logger: opts.Logger, Now: opts.Now, CacheTTL: cfg.Keys.CacheTTL})
 	if !opts.SkipMigrations {
 		if err := a.ensureInstallation(ctx); err != nil {
-			db.Close()
+			a.Close()
+			return nil, err
+		}
+		if err := a.openRoot(ctx, opts.Unseal); err != nil {
+			a.Close()
 			return nil, err
 		}
 	}
-	a.Tenants = tenant.NewService(db, opts.Now)
+	a.Tenants = tenant.NewService(db, a.Keys, opts.Now)
 	return a, nil
 }
 
@@ -155,7 +166,17 @@ func (a *App) ensureInstallation(ctx context.Context) error {
 }
 
 // Close releases everything the app holds.
-func (a *App) Close() error { return a.db.Close() }
+func (a *App) Close() error {
+	var errs []error
+	if a.Keys != nil {
+		a.Keys.Seal()
+	}
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	errs = append(errs, a.db.Close())
+	return errors.Join(errs...)
+}
 
 // Config returns the configuration the app was built from.
 func (a *App) Config() config.Config { return a.cfg }
@@ -170,7 +191,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
-	return api.New(api.Deps{Logger: a.log}).Routes()
+	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys}}).Routes()
 }
 
 // Server builds the HTTPS server.
@@ -185,6 +206,7 @@ func (a *App) Server() (*server.Server, server.Certificate, error) {
 		Certificate: cert,
 		Routes:      a.Routes(),
 		Checks:      a.readinessChecks(),
+		Sealed:      a.Keys.Sealed,
 		Registry:    a.registry,
 		Out:         a.out,
 		Now:         a.now,
@@ -197,6 +219,14 @@ func (a *App) Serve(ctx context.Context) error {
 	srv, cert, err := a.Server()
 	if err != nil {
 		return err
+	}
+	if a.cfg.Keys.Provider == keyring.ProviderFile && a.cfg.Environment == config.Production {
+		fmt.Fprintf(a.out, "WARNING: the root key is a plain file (%s). Anyone who can read it can read all data.\n", a.cfg.RootKeyFile())
+		fmt.Fprintf(a.out, "         In production, split it among key holders (keys.provider: shamir) or keep it in an HSM (pkcs11).\n")
+		a.log.Warn("root key is a plain file in production", "provider", "file")
+	}
+	if a.Keys.Sealed() {
+		fmt.Fprintf(a.out, "Valv is SEALED. Key holders unseal it with 'valv operator unseal' (%s).\n", "one share each")
 	}
 	switch {
 	case cert.Created:
@@ -213,6 +243,12 @@ func (a *App) readinessChecks() []server.Check {
 		{Name: "database", Fn: func(ctx context.Context) error {
 			if err := a.db.Ping(ctx); err != nil {
 				return errors.New("the database does not answer")
+			}
+			return nil
+		}},
+		{Name: "keys", Fn: func(ctx context.Context) error {
+			if a.Keys.Sealed() {
+				return errors.New("sealed")
 			}
 			return nil
 		}},

@@ -51,7 +51,7 @@ func keysCmd(e *env) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tENVIRONMENT\tDESCRIPTION")
-			for _, k := range config.Keys() {
+			for _, k := range config.AllKeys() {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", k, config.EnvName(k), config.Doc(k))
 			}
 			return tw.Flush()

@@ -100,6 +100,8 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newMigrateCmd(e),
 		newConfigCmd(e),
 		newTenantCmd(e),
+		newOperatorCmd(e),
+		newKeysCmd(e),
 		newVersionCmd(e),
 	)
 	markUsageErrors(root)

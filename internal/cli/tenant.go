@@ -17,7 +17,7 @@ func newTenantCmd(e *env) *cobra.Command {
 		Use:   "tenant",
 		Short: "Create and list tenants",
 	}
-	var name string
+	var name, contact string
 	var asJSON bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -25,7 +25,7 @@ func newTenantCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(a *app.App) error {
-				t, err := a.Tenants.Create(cmd.Context(), tenant.CreateInput{Name: name})
+				t, err := a.Tenants.Create(cmd.Context(), tenant.CreateInput{Name: name, SecurityContact: contact})
 				if err != nil {
 					return err
 				}
@@ -38,6 +38,7 @@ func newTenantCmd(e *env) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "the tenant's name (required)")
+	create.Flags().StringVar(&contact, "security-contact", "", "email address for security notifications")
 	create.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON")
 	_ = create.MarkFlagRequired("name")
 
@@ -84,7 +85,7 @@ func (e *env) withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(cmd.Context(), app.Options{Config: cfg, Logger: e.quietLogger(cfg), Out: e.Stdout})
+	a, err := app.Open(cmd.Context(), app.Options{Config: cfg, Logger: e.quietLogger(cfg), Out: e.Stderr, Unseal: e.unsealPrompt()})
 	if err != nil {
 		return err
 	}

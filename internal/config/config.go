@@ -32,6 +32,7 @@ type Config struct {
 
 	TLS      TLS      `yaml:"tls"`
 	Database Database `yaml:"database"`
+	Keys     Keys     `yaml:"keys"`
 	HTTP     HTTP     `yaml:"http"`
 	Log      Log      `yaml:"log"`
 }
@@ -54,6 +55,23 @@ type Database struct {
 	AutoMigrate  bool   `yaml:"auto_migrate" doc:"apply pending schema migrations on start"`
 	// GroupCommit batches concurrent writes into one durable commit (SQLite).
 	GroupCommit bool `yaml:"group_commit" doc:"SQLite: commit concurrent writes together (one fsync for many requests)"`
+}
+
+// Keys configures the root key and the key cache.
+type Keys struct {
+	Provider string `yaml:"provider" doc:"root-key provider: file (development default), shamir (split among key holders) or pkcs11 (HSM)"`
+	// File is the root key file of the file provider.
+	File     string        `yaml:"file" doc:"root key file of the file provider; defaults to data_dir/root.key"`
+	CacheTTL time.Duration `yaml:"cache_ttl" doc:"how long a node uses an unwrapped tenant keyset before re-checking it (rotation on other nodes)"`
+	PKCS11   PKCS11        `yaml:"pkcs11"`
+}
+
+// PKCS11 configures the HSM provider (a build with -tags pkcs11).
+type PKCS11 struct {
+	Module     string `yaml:"module" doc:"path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so"`
+	TokenLabel string `yaml:"token_label" doc:"label of the HSM token that holds the root key"`
+	PIN        Secret `yaml:"pin" doc:"user PIN of the token; secret"`
+	KeyLabel   string `yaml:"key_label" doc:"label of the AES-256 root key on the token"`
 }
 
 // HTTP holds the server's limits and timeouts.
@@ -87,6 +105,11 @@ func Default() Config {
 			MaxOpenConns: 8,
 			AutoMigrate:  true,
 			GroupCommit:  true,
+		},
+		Keys: Keys{
+			Provider: "file",
+			CacheTTL: 5 * time.Second,
+			PKCS11:   PKCS11{KeyLabel: "valv-root-key"},
 		},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,

@@ -129,7 +129,7 @@ func TestSecretRedacts(t *testing.T) {
 }
 
 func TestEveryKeyHasDocAndEnv(t *testing.T) {
-	for _, k := range Keys() {
+	for _, k := range AllKeys() {
 		if Doc(k) == "" {
 			t.Errorf("key %s has no doc tag", k)
 		}

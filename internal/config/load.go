@@ -41,7 +41,7 @@ func Load(src Source) (Config, error) {
 			return Config{}, err
 		}
 	}
-	keys := Keys()
+	keys := AllKeys()
 	byEnv := make(map[string]string, len(keys))
 	for _, k := range keys {
 		byEnv[EnvName(k)] = k
@@ -130,8 +130,8 @@ func yamlMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), "yaml: ")
 }
 
-// Keys lists every settable key path, in struct order.
-func Keys() []string {
+// AllKeys lists every settable key path, in struct order.
+func AllKeys() []string {
 	var keys []string
 	walk(reflect.TypeOf(Config{}), "", func(path string, _ reflect.StructField) {
 		keys = append(keys, path)
@@ -284,7 +284,7 @@ func Markdown() string {
 	var b strings.Builder
 	def := Default()
 	b.WriteString("| key | environment variable | default | description |\n|---|---|---|---|\n")
-	for _, k := range Keys() {
+	for _, k := range AllKeys() {
 		d := Get(def, k)
 		if d == "" {
 			d = "—"

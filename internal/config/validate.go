@@ -88,6 +88,24 @@ func (cfg *Config) Validate() error {
 	if cfg.Database.MaxOpenConns < 1 || cfg.Database.MaxOpenConns > 1000 {
 		add("database.max_open_conns", "must be between 1 and 1000", "")
 	}
+	switch cfg.Keys.Provider {
+	case "file", "shamir":
+	case "pkcs11":
+		if cfg.Keys.PKCS11.Module == "" {
+			add("keys.pkcs11.module", "is required for the pkcs11 provider", "give the path of the module, e.g. /usr/lib/softhsm/libsofthsm2.so")
+		}
+		if cfg.Keys.PKCS11.TokenLabel == "" {
+			add("keys.pkcs11.token_label", "is required for the pkcs11 provider", "give the label of the token that holds the root key")
+		}
+		if cfg.Keys.PKCS11.KeyLabel == "" {
+			add("keys.pkcs11.key_label", "is required for the pkcs11 provider", "")
+		}
+	default:
+		add("keys.provider", fmt.Sprintf("%q is not a provider", cfg.Keys.Provider), "use file, shamir or pkcs11")
+	}
+	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
+		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
+	}
 	positive := []struct {
 		key string
 		d   time.Duration
@@ -158,6 +176,14 @@ func checkHostPort(s string) string {
 	}
 	_ = host // empty host means all interfaces, which is allowed but not the default
 	return ""
+}
+
+// RootKeyFile is the file provider's key file.
+func (cfg *Config) RootKeyFile() string {
+	if cfg.Keys.File != "" {
+		return cfg.Keys.File
+	}
+	return filepath.Join(cfg.DataDir, "root.key")
 }
 
 // SQLitePath is the SQLite database file the configuration selects.

@@ -258,3 +258,19 @@ type headerOnly struct {
 func (h *headerOnly) Header() http.Header         { return h.header }
 func (h *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerOnly) WriteHeader(code int)        { h.status = code }
+
+// refuseWhileSealed answers 503 sealed while no root key is loaded.
+func (s *Server) refuseWhileSealed(next http.Handler) http.Handler {
+	if s.opts.Sealed == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Sealed() {
+			p := problem.Unavailable("sealed", "Valv is sealed: key holders must unseal it first (valv operator unseal).")
+			p.RetryAfter = 5
+			problem.Write(w, call.RequestID(r.Context()), p)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

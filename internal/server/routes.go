@@ -12,7 +12,8 @@ import (
 //	securityHeaders HSTS, CSP and friends, on every response, errors included
 //	recoverPanics   a panic becomes a 500 envelope with the request id
 //	dispatch        the route table; unknown routes get JSON 404/405
-//	  per route:    markRoute (route pattern for metrics), limitBody
+//	  per route:    markRoute (route pattern for metrics), refuseWhileSealed
+//	                (all but system and unseal routes), limitBody
 func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	all := append(s.systemRoutes(), s.opts.Routes...)
@@ -23,6 +24,9 @@ func (s *Server) routes() (http.Handler, error) {
 			limit = rt.MaxBody
 		}
 		h = limitBody(h, limit)
+		if rt.Class != ClassSystem && !rt.AllowSealed {
+			h = s.refuseWhileSealed(h)
+		}
 		h = markRoute(rt.Pattern, h)
 		mux.Handle(rt.Method+" "+rt.Pattern, h)
 	}

@@ -28,6 +28,8 @@ type Route struct {
 	Handler http.Handler
 	// MaxBody overrides the server's body limit for this route (uploads).
 	MaxBody int64
+	// AllowSealed marks routes served while the keyring is sealed (unseal).
+	AllowSealed bool
 	// Class selects the middleware the route gets.
 	Class Class
 }
@@ -59,6 +61,8 @@ type Options struct {
 	Routes      []Route
 	Checks      []Check
 	Registry    *prometheus.Registry
+	// Sealed reports whether the keyring is sealed; nil means never.
+	Sealed func() bool
 	// Out receives the lines a person starting Valv wants to see.
 	Out io.Writer
 	// Now is the clock; nil means time.Now.

@@ -228,3 +228,34 @@ func TestSelfSignedCertificate(t *testing.T) {
 		}
 	}
 }
+
+func TestSealedGate(t *testing.T) {
+	sealed := true
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	s, err := New(Options{Config: cfg, Sealed: func() bool { return sealed }, Routes: []Route{
+		{Method: "GET", Pattern: "/api/v1/data", Handler: ok, Class: ClassAPI},
+		{Method: "POST", Pattern: "/api/v1/sys/unseal", Handler: ok, Class: ClassAPI, AllowSealed: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(method, path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, httptest.NewRequest(method, path, nil))
+		return w
+	}
+	if w := get("GET", "/api/v1/data"); w.Code != 503 || decodeError(t, w.Body).Code != "sealed" || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("data route while sealed = %d", w.Code)
+	}
+	for _, p := range []struct{ m, path string }{{"POST", "/api/v1/sys/unseal"}, {"GET", "/healthz"}} {
+		if w := get(p.m, p.path); w.Code == 503 {
+			t.Fatalf("%s refused while sealed", p.path)
+		}
+	}
+	sealed = false
+	if w := get("GET", "/api/v1/data"); w.Code != 200 {
+		t.Fatalf("data route unsealed = %d", w.Code)
+	}
+}

@@ -8,21 +8,23 @@ import (
 
 // TenantRow is a tenant as stored.
 type TenantRow struct {
-	ID        string
-	Name      string
-	NameKey   string
-	Status    string
-	Settings  []byte // JSON
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID       string
+	Name     string
+	NameKey  string
+	Status   string
+	Settings []byte // JSON
+	// SecurityContact is sealed (an email address).
+	SecurityContact []byte
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
-const tenantColumns = "id, name, name_key, status, settings, created_at, updated_at"
+const tenantColumns = "id, name, name_key, status, settings, security_contact, created_at, updated_at"
 
 func scanTenant(s interface{ Scan(...any) error }, r *TenantRow) error {
 	var settings string
 	var created, updated int64
-	if err := s.Scan(&r.ID, &r.Name, &r.NameKey, &r.Status, &settings, &created, &updated); err != nil {
+	if err := s.Scan(&r.ID, &r.Name, &r.NameKey, &r.Status, &settings, &r.SecurityContact, &created, &updated); err != nil {
 		return err
 	}
 	r.Settings = []byte(settings)
@@ -32,8 +34,8 @@ func scanTenant(s interface{ Scan(...any) error }, r *TenantRow) error {
 
 // InsertTenant adds a tenant. A duplicate name key is ErrConflict.
 func (t *Tx) InsertTenant(ctx context.Context, r TenantRow) error {
-	_, err := t.exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		r.ID, r.Name, r.NameKey, r.Status, string(r.Settings), micros(r.CreatedAt), micros(r.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.ID, r.Name, r.NameKey, r.Status, string(r.Settings), r.SecurityContact, micros(r.CreatedAt), micros(r.UpdatedAt))
 	return err
 }
 
@@ -76,4 +78,9 @@ func (t *Tx) UpdateTenantStatus(ctx context.Context, id, status string, now time
 // UpdateTenantSettings replaces a tenant's settings JSON.
 func (t *Tx) UpdateTenantSettings(ctx context.Context, id string, settings []byte, now time.Time) error {
 	return t.execOne(ctx, `UPDATE tenants SET settings = $1, updated_at = $2 WHERE id = $3`, string(settings), micros(now), id)
+}
+
+// UpdateTenantSecurityContact replaces a tenant's sealed security contact.
+func (t *Tx) UpdateTenantSecurityContact(ctx context.Context, id string, sealed []byte, now time.Time) error {
+	return t.execOne(ctx, `UPDATE tenants SET security_contact = $1, updated_at = $2 WHERE id = $3`, sealed, micros(now), id)
 }

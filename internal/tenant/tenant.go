@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 	"unicode"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
 )
 
@@ -27,12 +29,14 @@ const (
 
 // Tenant is a customer organisation.
 type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Status    Status    `json:"status"`
-	Settings  Settings  `json:"settings"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Status   Status   `json:"status"`
+	Settings Settings `json:"settings"`
+	// SecurityContact receives security notifications (sealed at rest).
+	SecurityContact string    `json:"security_contact,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // Settings are a tenant's own choices (TEN-2).
@@ -81,18 +85,46 @@ func (s Settings) Validate() error {
 	return nil
 }
 
+// Keys is what the tenant service needs of the keyring.
+type Keys interface {
+	NewTenantKeys(tenant string) (store.KeysetRow, *seal.Sealer, error)
+	Sealer(ctx context.Context, tenant string) (*seal.Sealer, error)
+}
+
 // Service manages tenants.
 type Service struct {
-	db  *store.DB
-	now func() time.Time
+	db   *store.DB
+	keys Keys
+	now  func() time.Time
 }
 
 // NewService returns a tenant service. now may be nil for time.Now.
-func NewService(db *store.DB, now func() time.Time) *Service {
+func NewService(db *store.DB, keys Keys, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, now: now}
+	return &Service{db: db, keys: keys, now: now}
+}
+
+func contactLocation(id string) seal.Location {
+	return seal.Location{Table: "tenants", Row: id, Field: "security_contact"}
+}
+
+// maxEmailLength is RFC 5321's limit on a forward path.
+const maxEmailLength = 254
+
+// checkContact validates a security contact address.
+func checkContact(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailLength {
+		return "", problem.Invalid("invalid_security_contact", "The security contact is not an email address.",
+			problem.Field("/security_contact", "invalid_email", "Give one plain address, like security@example.se."))
+	}
+	return s, nil
 }
 
 // MaxNameLength is the longest tenant name, in characters.
@@ -124,7 +156,8 @@ func NormaliseName(name string) (string, string, error) {
 
 // CreateInput is what Create needs.
 type CreateInput struct {
-	Name string
+	Name            string
+	SecurityContact string
 }
 
 // Create adds a tenant with default settings.
@@ -133,24 +166,42 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, err
 	}
+	contact, err := checkContact(in.SecurityContact)
+	if err != nil {
+		return Tenant{}, err
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	t := Tenant{
-		ID:        uuid.Must(uuid.NewV7()).String(),
-		Name:      name,
-		Status:    StatusActive,
-		Settings:  DefaultSettings(),
-		CreatedAt: now,
-		UpdatedAt: now,
+		ID:              uuid.Must(uuid.NewV7()).String(),
+		Name:            name,
+		Status:          StatusActive,
+		Settings:        DefaultSettings(),
+		SecurityContact: contact,
+		CreatedAt:       now,
+		UpdatedAt:       now,
 	}
 	settings, err := json.Marshal(t.Settings)
 	if err != nil {
 		return Tenant{}, err
 	}
+	keys, sealer, err := s.keys.NewTenantKeys(t.ID)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("create tenant keys: %w", err)
+	}
+	var sealedContact []byte
+	if contact != "" {
+		if sealedContact, err = sealer.SealString(contact, contactLocation(t.ID)); err != nil {
+			return Tenant{}, err
+		}
+	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.InsertTenant(ctx, store.TenantRow{
+		if err := tx.InsertTenant(ctx, store.TenantRow{
 			ID: t.ID, Name: t.Name, NameKey: key, Status: string(t.Status),
-			Settings: settings, CreatedAt: now, UpdatedAt: now,
-		})
+			Settings: settings, SecurityContact: sealedContact, CreatedAt: now, UpdatedAt: now,
+		}); err != nil {
+			return err
+		}
+		return tx.InsertKeyset(ctx, keys)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return Tenant{}, problem.Conflict("tenant_exists", "A tenant with this name already exists.")
@@ -170,7 +221,45 @@ func (s *Service) Get(ctx context.Context, id string) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, fmt.Errorf("get tenant: %w", err)
 	}
-	return fromRow(row)
+	t, err := fromRow(row)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if len(row.SecurityContact) > 0 {
+		sealer, err := s.keys.Sealer(ctx, id)
+		if err != nil {
+			return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+		}
+		if t.SecurityContact, err = sealer.OpenString(row.SecurityContact, contactLocation(id)); err != nil {
+			return Tenant{}, fmt.Errorf("get tenant %s: security contact: %w", id, err)
+		}
+	}
+	return t, nil
+}
+
+// SetSecurityContact replaces a tenant's security contact ("" clears it).
+func (s *Service) SetSecurityContact(ctx context.Context, id, email string) error {
+	contact, err := checkContact(email)
+	if err != nil {
+		return err
+	}
+	var sealed []byte
+	if contact != "" {
+		sealer, err := s.keys.Sealer(ctx, id)
+		if err != nil {
+			return err
+		}
+		if sealed, err = sealer.SealString(contact, contactLocation(id)); err != nil {
+			return err
+		}
+	}
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		return tx.UpdateTenantSecurityContact(ctx, id, sealed, s.now().UTC())
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
 }
 
 // ErrNotFound is the problem for a tenant that does not exist.

@@ -385,3 +385,18 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// PgDump returns a plain-SQL dump of the database at url, made with the
+// installed pg_dump. Tests scan it for planted plaintext.
+func PgDump(t testing.TB, url string) []byte {
+	t.Helper()
+	bin, err := PostgresBinDir()
+	if err != nil {
+		Missing(t, "pg_dump", err.Error())
+	}
+	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--no-owner", "--data-only", url).Output()
+	if err != nil {
+		t.Fatalf("pg_dump: %v", err)
+	}
+	return out
+}
