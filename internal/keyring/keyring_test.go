@@ -433,3 +433,13 @@ func FuzzParseShare(f *testing.F) {
 func writeRaw(path, content string, mode os.FileMode) error {
 	return os.WriteFile(path, []byte(content), mode)
 }
+
+// mangleLast changes the last character of s to a different hex digit.
+func mangleLast(s string) string {
+	last := s[len(s)-1]
+	repl := byte('0')
+	if last == '0' {
+		repl = '1'
+	}
+	return s[:len(s)-1] + string(repl)
+}
