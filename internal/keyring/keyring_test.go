@@ -202,15 +202,15 @@ func TestShamir(t *testing.T) {
 	bad := []string{
 		foreign[0],
 		"not a share",
-		shares[0][:len(shares[0])-1] + "0", // checksum
+		mangleLast(shares[0]), // checksum
 		strings.Replace(shares[1], ".2.", ".7.", 1),                                     // index changed: checksum fails
 		forgeValue(t, shares[0]),                                                        // valid form, wrong value
 		"valv1.0000000000000000.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.00000000", // junk
 	}
-	for _, b := range bad {
+	for bi, b := range bad {
 		st, err := kr.SubmitShare(ctx, b)
 		if !errors.Is(err, ErrBadShare) {
-			t.Errorf("bad share %q: err = %v", b, err)
+			t.Errorf("bad share #%d %q: err = %v", bi, b, err)
 		}
 		if st.Progress != 0 {
 			t.Errorf("bad share counted: progress %d", st.Progress)
