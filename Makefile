@@ -9,7 +9,8 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 
 # Packages with concurrency of their own run under the race detector too.
-RACE_PKGS := ./internal/store/... ./internal/server/... ./internal/keyring/... ./internal/seal/...
+RACE_PKGS := ./internal/store/... ./internal/server/... ./internal/keyring/... ./internal/seal/... \
+             ./internal/auth/... ./internal/notify/... ./internal/scan/...
 
 .PHONY: all build run test test-unit test-race lint bench vulncheck deps docs clean
 

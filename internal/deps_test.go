@@ -46,6 +46,7 @@ var layers = map[string]string{
 	"notify":      "low",
 	"jobs":        "low",
 	"report":      "low",
+	"einvoice":    "low",
 
 	"tenant":    "domain",
 	"document":  "domain",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components Valv's integration tests use, when they are
-# missing: PostgreSQL server binaries, SoftHSM2 (and later ClamAV, Chromium).
+# missing: PostgreSQL server binaries, SoftHSM2, ClamAV's clamd (and later Chromium).
 # As root it installs them with apt-get; otherwise it prints what it skipped,
 # and the tests that need them skip (or fail under VALV_REQUIRE_INTEGRATION=1).
 set -euo pipefail
@@ -13,6 +13,7 @@ done
 $have_pg || need+=(postgresql)
 command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+[ -x /usr/sbin/clamd ] || need+=(clamav-daemon clamav)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "install-deps: all integration components present"

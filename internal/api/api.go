@@ -1,28 +1,33 @@
 package api
 
 import (
-	_ "embed"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/call"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/server"
+	"github.com/valvhq/valv/internal/tenant"
 )
-
-//go:embed openapi.json
-var openAPIDocument []byte
 
 // Deps are what the API calls.
 type Deps struct {
-	Logger *slog.Logger
-	Seal   SealControl
+	Logger  *slog.Logger
+	Seal    SealControl
+	Auth    *auth.Service
+	Tenants *tenant.Service
+	Now     func() time.Time
 }
 
 // API is the JSON API.
 type API struct {
-	log  *slog.Logger
-	seal SealControl
+	log     *slog.Logger
+	seal    SealControl
+	auth    *auth.Service
+	tenants *tenant.Service
+	now     func() time.Time
 }
 
 // New builds the API.
@@ -30,20 +35,48 @@ func New(d Deps) *API {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{log: d.Logger, seal: d.Seal}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, now: d.Now}
 }
 
-// Routes returns every route of the API.
-func (a *API) Routes() []server.Route {
-	rs := []route{
-		a.route("GET", "/api/v1/openapi.json", a.openAPI).allowSealed(),
-		a.route("GET", "/api/v1/sys/seal-status", a.sealStatus).allowSealed(),
-		a.route("POST", "/api/v1/sys/unseal", a.unseal).allowSealed(),
-		a.route("POST", "/api/v1/sys/seal", a.sealNow).allowSealed(),
-	}
+// Access says who may call a route, for the documentation and the
+// authorization scenario tests. Services decide; this only describes.
+type Access string
+
+const (
+	Public  Access = "public"  // no login needed
+	Session Access = "session" // a logged-in user or operator (or an API key where the service allows)
+)
+
+// Route is an endpoint with what the OpenAPI document says about it.
+type Route struct {
+	server.Route
+	Summary  string
+	Tag      string
+	Access   Access
+	Request  any // a value of the request body's type, or nil
+	Response any // a value of the success body's type, or nil
+	Status   int // the success status
+}
+
+// Routes returns every route of the API, with its documentation.
+func (a *API) Routes() []Route {
+	var rs []Route
+	rs = append(rs, a.sysRoutes()...)
+	rs = append(rs, a.authRoutes()...)
+	rs = append(rs, a.userRoutes()...)
+	rs = append(rs, a.tenantRoutes()...)
+	return rs
+}
+
+// ServerRoutes returns the routes for the server.
+func (a *API) ServerRoutes() []server.Route {
+	rs := a.Routes()
 	out := make([]server.Route, len(rs))
 	for i, r := range rs {
-		out[i] = server.Route(r)
+		out[i] = r.Route
 	}
 	return out
 }
@@ -51,15 +84,16 @@ func (a *API) Routes() []server.Route {
 // handlerFunc is a handler that returns its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route is a server.Route under construction.
-type route server.Route
-
-func (a *API) route(method, pattern string, h handlerFunc) route {
-	return route{Method: method, Pattern: pattern, Class: server.ClassAPI, Handler: a.handle(h)}
+func (a *API) route(method, pattern string, access Access, status int, summary string, h handlerFunc) Route {
+	return Route{Route: server.Route{Method: method, Pattern: pattern, Class: server.ClassAPI, Handler: a.handle(h)},
+		Access: access, Status: status, Summary: summary}
 }
 
-// allowSealed serves the route while the keyring is sealed.
-func (r route) allowSealed() route { r.AllowSealed = true; return r }
+func (r Route) allowSealed() Route             { r.AllowSealed = true; return r }
+func (r Route) tag(t string) Route             { r.Tag = t; return r }
+func (r Route) body(req any) Route             { r.Request = req; return r }
+func (r Route) returns(resp any) Route         { r.Response = resp; return r }
+func (r Route) with(f func(Route) Route) Route { return f(r) }
 
 // handle writes a handler's error as a problem envelope and logs the cause
 // of internal errors under the request id.
@@ -78,8 +112,17 @@ func (a *API) handle(h handlerFunc) http.Handler {
 }
 
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
+	doc, err := a.OpenAPI()
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, err := w.Write(openAPIDocument)
+	_, err = w.Write(doc)
 	return err
+}
+
+func noContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -1,55 +1,66 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
-	"sort"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 )
 
-// TestOpenAPIMatchesRoutes fails when a route is missing from openapi.json
-// or openapi.json documents a route that does not exist.
-func TestOpenAPIMatchesRoutes(t *testing.T) {
-	var doc struct {
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestOpenAPIDocument checks the generated document and keeps the committed
+// copy in docs/api/openapi.json equal to it (refresh with -update).
+func TestOpenAPIDocument(t *testing.T) {
+	a := New(Deps{})
+	doc, err := a.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
-		t.Fatalf("openapi.json is not valid JSON: %v", err)
+	if err := json.Unmarshal(doc, &parsed); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
-		t.Fatalf("openapi version %q, want 3.1.x", doc.OpenAPI)
+	if !strings.HasPrefix(parsed.OpenAPI, "3.1") {
+		t.Fatalf("openapi %q", parsed.OpenAPI)
 	}
-	documented := map[string]bool{}
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			if method == "parameters" || method == "summary" || method == "description" {
-				continue
-			}
-			documented[strings.ToUpper(method)+" "+path] = true
+	n := 0
+	for _, r := range a.Routes() {
+		n++
+		if _, ok := parsed.Paths[r.Pattern][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("route %s %s is not in the document", r.Method, r.Pattern)
+		}
+		if r.Summary == "" {
+			t.Errorf("route %s %s has no summary", r.Method, r.Pattern)
+		}
+		if !strings.HasPrefix(r.Pattern, "/api/v1/") {
+			t.Errorf("route %s is outside /api/v1/", r.Pattern)
 		}
 	}
-	served := map[string]bool{}
-	for _, r := range New(Deps{}).Routes() {
-		served[r.Method+" "+r.Pattern] = true
+	ops := 0
+	for _, m := range parsed.Paths {
+		ops += len(m)
 	}
-	var missing, extra []string
-	for k := range served {
-		if !documented[k] {
-			missing = append(missing, k)
+	if ops != n {
+		t.Errorf("document has %d operations for %d routes", ops, n)
+	}
+	const golden = "../../docs/api/openapi.json"
+	doc = append(doc, '\n')
+	if *update {
+		if err := os.WriteFile(golden, doc, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for k := range documented {
-		if !served[k] {
-			extra = append(extra, k)
-		}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/api -update)", err)
 	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	if len(missing) > 0 {
-		t.Errorf("routes not in openapi.json: %v", missing)
-	}
-	if len(extra) > 0 {
-		t.Errorf("openapi.json documents routes that do not exist: %v", extra)
+	if !bytes.Equal(want, doc) {
+		t.Fatal("docs/api/openapi.json is out of date: run go test ./internal/api -update")
 	}
 }

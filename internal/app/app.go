@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/server"
@@ -40,21 +42,32 @@ type Options struct {
 	// Unseal, if set, is asked for shares when the root key is split
 	// (one-shot CLI commands); the server starts sealed instead.
 	Unseal UnsealPrompt
+	// HTTPClient reaches outside services (OIDC providers); nil for default.
+	HTTPClient *http.Client
 }
 
 // App is a built Valv.
 type App struct {
-	cfg      config.Config
-	log      *slog.Logger
-	out      io.Writer
-	now      func() time.Time
-	db       *store.DB
-	registry *prometheus.Registry
-	closers  []func() error
+	cfg        config.Config
+	log        *slog.Logger
+	out        io.Writer
+	now        func() time.Time
+	db         *store.DB
+	registry   *prometheus.Registry
+	closers    []func() error
+	httpClient *http.Client
 
 	Installation store.InstallationRow
 	Keys         *keyring.Keyring
+	Auth         *auth.Service
 	Tenants      *tenant.Service
+}
+
+// policies adapts the tenant service to authentication's view of it.
+type policies func(ctx context.Context, tenantID string) (auth.Policy, error)
+
+func (f policies) LoginPolicy(ctx context.Context, tenantID string) (auth.Policy, error) {
+	return f(ctx, tenantID)
 }
 
 // Open validates the configuration, opens the database (migrating it when
@@ -80,7 +93,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: opts.Logger, out: opts.Out, now: opts.Now, db: db, registry: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: opts.Logger, out: opts.Out, now: opts.Now, db: db, registry: prometheus.NewRegistry(), httpClient: opts.HTTPClient}
 	if err := a.prepareSchema(ctx, opts); err != nil {
 		db.Close()
 		return nil, err
@@ -96,8 +109,44 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
-	a.Tenants = tenant.NewService(db, a.Keys, opts.Now)
+	if err := a.buildServices(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+func (a *App) buildServices() error {
+	mailer, err := a.mailer()
+	if err != nil {
+		return err
+	}
+	a.Auth, err = auth.New(auth.Options{
+		DB:                  a.db,
+		Keys:                a.Keys,
+		Policies:            policies(func(ctx context.Context, id string) (auth.Policy, error) { return a.Tenants.LoginPolicy(ctx, id) }),
+		Mailer:              mailer,
+		Logger:              a.log,
+		Now:                 a.now,
+		PublicURL:           a.cfg.PublicBaseURL(a.cfg.Listen),
+		SessionLifetime:     a.cfg.Auth.SessionLifetime,
+		OperatorIdleTimeout: a.cfg.Auth.OperatorIdleTimeout,
+		Hasher:              auth.NewHasher(auth.DefaultParams, a.cfg.Auth.MaxConcurrentHashes),
+		HTTPClient:          a.httpClient,
+	})
+	if err != nil {
+		return err
+	}
+	a.Tenants = tenant.NewService(a.db, a.Keys, a.Auth, a.Auth, a.now)
+	return nil
+}
+
+func (a *App) mailer() (auth.Mailer, error) {
+	t, err := newTransport(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return mailer{send: t}, nil
 }
 
 func ensureDataDir(dir string) error {
@@ -169,7 +218,7 @@ func (a *App) ensureInstallation(ctx context.Context) error {
 func (a *App) Close() error {
 	var errs []error
 	if a.Keys != nil {
-		a.Keys.Seal()
+		a.Keys.Close()
 	}
 	for _, c := range a.closers {
 		errs = append(errs, c())
@@ -191,7 +240,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
-	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys}}).Routes()
+	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys}, Auth: a.Auth, Tenants: a.Tenants, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.
@@ -201,15 +250,16 @@ func (a *App) Server() (*server.Server, server.Certificate, error) {
 		return nil, server.Certificate{}, err
 	}
 	srv, err := server.New(server.Options{
-		Config:      a.cfg,
-		Logger:      a.log,
-		Certificate: cert,
-		Routes:      a.Routes(),
-		Checks:      a.readinessChecks(),
-		Sealed:      a.Keys.Sealed,
-		Registry:    a.registry,
-		Out:         a.out,
-		Now:         a.now,
+		Config:       a.cfg,
+		Logger:       a.log,
+		Certificate:  cert,
+		Routes:       a.Routes(),
+		Checks:       a.readinessChecks(),
+		Sealed:       a.Keys.Sealed,
+		Authenticate: a.authenticate,
+		Registry:     a.registry,
+		Out:          a.out,
+		Now:          a.now,
 	})
 	return srv, cert, err
 }
@@ -228,6 +278,31 @@ func (a *App) Serve(ctx context.Context) error {
 	if a.Keys.Sealed() {
 		fmt.Fprintf(a.out, "Valv is SEALED. Key holders unseal it with 'valv operator unseal' (%s).\n", "one share each")
 	}
+	ln, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	public := a.cfg.PublicBaseURL(ln.Addr().String())
+	if err := a.Auth.SetPublicURL(public); err != nil {
+		ln.Close()
+		return err
+	}
+	if !a.Keys.Sealed() {
+		link, err := a.Auth.BootstrapLink(ctx)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if link != "" {
+			fmt.Fprintf(a.out, "No operator exists yet. Create the first one (a security operator) here, within 24 hours:\n  %s\n", link)
+			fmt.Fprintf(a.out, "  (or run 'valv operator create --email you@example.se')\n")
+		} else {
+			fmt.Fprintf(a.out, "Log in at %s/ with your e-mail address and password.\n", public)
+		}
+	}
+	if a.cfg.Mail.Transport == "file" {
+		fmt.Fprintf(a.out, "Mail is not sent: it is written to %s (set mail.transport: smtp to send it).\n", a.cfg.MailDir())
+	}
 	switch {
 	case cert.Created:
 		fmt.Fprintf(a.out, "Created a self-signed TLS certificate: %s\n", cert.Path)
@@ -235,7 +310,7 @@ func (a *App) Serve(ctx context.Context) error {
 	case cert.SelfSigned:
 		fmt.Fprintf(a.out, "Using the self-signed TLS certificate %s (SHA-256 %s)\n", cert.Path, cert.Fingerprint)
 	}
-	return srv.Run(ctx)
+	return srv.Serve(ctx, ln)
 }
 
 func (a *App) readinessChecks() []server.Check {

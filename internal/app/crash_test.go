@@ -15,12 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/tenant"
 	"github.com/valvhq/valv/internal/valvtest"
 )
 
 const crashChildEnv = "VALV_TEST_CRASH_CHILD_DIR"
+
+// op is the principal tests act as: the operator at the console.
+var op = authz.LocalOperator("test")
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
@@ -54,13 +58,13 @@ func crashChild(dir string) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				t, err := a.Tenants.Create(ctx, tenant.CreateInput{Name: fmt.Sprintf("crash %d %d %d", os.Getpid(), w, i)})
+				t, err := a.Tenants.Create(ctx, op, tenant.CreateInput{Name: fmt.Sprintf("crash %d %d %d", os.Getpid(), w, i)})
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "child:", err)
 					os.Exit(4)
 				}
 				mu.Lock()
-				fmt.Fprintf(out, "ack %s\n", t.ID)
+				fmt.Fprintf(out, "ack %s\n", t.Tenant.ID)
 				out.Flush() // the line must leave the process before we count it
 				mu.Unlock()
 			}
@@ -134,7 +138,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	missing := 0
 	for id := range acked {
-		if _, err := a.Tenants.Get(context.Background(), id); err != nil {
+		if _, err := a.Tenants.Get(context.Background(), op, id); err != nil {
 			missing++
 			if missing < 5 {
 				t.Errorf("acknowledged tenant %s is gone: %v", id, err)

@@ -22,7 +22,7 @@ func TestPKCS11Provider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn, err := a.Tenants.Create(ctx, tenant.CreateInput{Name: "HSM AB", SecurityContact: "sec@hsm.se"})
+	tn, err := a.Tenants.Create(ctx, op, tenant.CreateInput{Name: "HSM AB", SecurityContact: "sec@hsm.se"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestPKCS11Provider(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	got, err := a.Tenants.Get(ctx, tn.ID)
+	got, err := a.Tenants.LoginPolicy(ctx, tn.Tenant.ID)
 	if err != nil || got.SecurityContact != "sec@hsm.se" {
 		t.Fatalf("after reopening: %q %v", got.SecurityContact, err)
 	}

@@ -32,12 +32,12 @@ func (s *tenantSelector) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&s.all, "all", false, "every tenant")
 }
 
-func (s *tenantSelector) resolve(cmd *cobra.Command, a *app.App) ([]string, error) {
+func (s *tenantSelector) resolve(e *env, cmd *cobra.Command, a *app.App) ([]string, error) {
 	if (s.tenant == "") == !s.all {
 		return nil, usageError{errors.New("give either --tenant ID or --all")}
 	}
 	if !s.all {
-		if _, err := a.Tenants.Get(cmd.Context(), s.tenant); err != nil {
+		if _, err := a.Tenants.Get(cmd.Context(), e.principal(), s.tenant); err != nil {
 			return nil, err
 		}
 		return []string{s.tenant}, nil
@@ -45,7 +45,7 @@ func (s *tenantSelector) resolve(cmd *cobra.Command, a *app.App) ([]string, erro
 	var ids []string
 	cursor := ""
 	for {
-		page, next, err := a.Tenants.List(cmd.Context(), cursor, tenant.MaxPage)
+		page, next, err := a.Tenants.List(cmd.Context(), e.principal(), cursor, tenant.MaxPage)
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +67,7 @@ func newKeysRotateCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(a *app.App) error {
-				ids, err := sel.resolve(cmd, a)
+				ids, err := sel.resolve(e, cmd, a)
 				if err != nil {
 					return err
 				}
@@ -95,7 +95,7 @@ func newKeysReencryptCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(a *app.App) error {
-				ids, err := sel.resolve(cmd, a)
+				ids, err := sel.resolve(e, cmd, a)
 				if err != nil {
 					return err
 				}
@@ -124,7 +124,7 @@ func newKeysRetireCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(a *app.App) error {
-				ids, err := sel.resolve(cmd, a)
+				ids, err := sel.resolve(e, cmd, a)
 				if err != nil {
 					return err
 				}
@@ -152,7 +152,7 @@ func newKeysStatusCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(a *app.App) error {
-				ids, err := sel.resolve(cmd, a)
+				ids, err := sel.resolve(e, cmd, a)
 				if err != nil {
 					return err
 				}

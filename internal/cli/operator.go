@@ -15,7 +15,7 @@ func newOperatorCmd(e *env) *cobra.Command {
 		Use:   "operator",
 		Short: "Initialise, unseal, seal and rekey the root key",
 	}
-	cmd.AddCommand(newOperatorInitCmd(e), newOperatorUnsealCmd(e), newOperatorSealCmd(e), newOperatorStatusCmd(e), newOperatorRekeyCmd(e))
+	cmd.AddCommand(newOperatorInitCmd(e), newOperatorUnsealCmd(e), newOperatorSealCmd(e), newOperatorStatusCmd(e), newOperatorRekeyCmd(e), newOperatorCreateCmd(e))
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/problem"
 )
@@ -195,6 +196,17 @@ func (e *env) logger(cfg config.Config) *slog.Logger {
 func (e *env) quietLogger(cfg config.Config) *slog.Logger {
 	cfg.Log.Level = "warn"
 	return e.logger(cfg)
+}
+
+// principal is the operator at this console. The CLI works on the data
+// directory, which holds the root key (or needed the key holders' shares):
+// whoever can run it there is a security operator.
+func (e *env) principal() authz.Principal {
+	name := lookupEnv(e.Environ, "USER")
+	if name == "" {
+		name = "unknown"
+	}
+	return authz.LocalOperator(name)
 }
 
 // Main is the valv program: it runs with the process's arguments and

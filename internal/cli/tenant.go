@@ -17,7 +17,7 @@ func newTenantCmd(e *env) *cobra.Command {
 		Use:   "tenant",
 		Short: "Create and list tenants",
 	}
-	var name, contact string
+	var name, slug, contact, owner, ownerLang string
 	var asJSON bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -25,20 +25,27 @@ func newTenantCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(a *app.App) error {
-				t, err := a.Tenants.Create(cmd.Context(), tenant.CreateInput{Name: name, SecurityContact: contact})
+				c, err := a.Tenants.Create(cmd.Context(), e.principal(), tenant.CreateInput{Name: name, Slug: slug, SecurityContact: contact,
+					OwnerEmail: owner, OwnerLanguage: ownerLang})
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return json.NewEncoder(e.Stdout).Encode(t)
+					return json.NewEncoder(e.Stdout).Encode(c)
 				}
-				fmt.Fprintf(e.Stdout, "created tenant %s (%s)\n", t.ID, t.Name)
+				fmt.Fprintf(e.Stdout, "created tenant %s (%s), short name %s\n", c.Tenant.ID, c.Tenant.Name, c.Tenant.Slug)
+				if c.SetupLink != "" {
+					fmt.Fprintf(e.Stdout, "The owner sets up the account here (valid 72 hours, once):\n  %s\n", c.SetupLink)
+				}
 				return nil
 			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "the tenant's name (required)")
+	create.Flags().StringVar(&slug, "slug", "", "short name used to log in (default: derived from the name)")
 	create.Flags().StringVar(&contact, "security-contact", "", "email address for security notifications")
+	create.Flags().StringVar(&owner, "owner-email", "", "create the tenant's owner, who gets a one-time setup link")
+	create.Flags().StringVar(&ownerLang, "owner-language", "", "the owner's language: sv or en")
 	create.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON")
 	_ = create.MarkFlagRequired("name")
 
@@ -52,7 +59,7 @@ func newTenantCmd(e *env) *cobra.Command {
 				var all []tenant.Tenant
 				cursor := ""
 				for {
-					page, next, err := a.Tenants.List(cmd.Context(), cursor, tenant.MaxPage)
+					page, next, err := a.Tenants.List(cmd.Context(), e.principal(), cursor, tenant.MaxPage)
 					if err != nil {
 						return err
 					}
@@ -66,9 +73,9 @@ func newTenantCmd(e *env) *cobra.Command {
 					return json.NewEncoder(e.Stdout).Encode(all)
 				}
 				tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tCREATED")
+				fmt.Fprintln(tw, "ID\tSHORT NAME\tNAME\tSTATUS\tCREATED")
 				for _, t := range all {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Status, t.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Slug, t.Name, t.Status, t.CreatedAt.Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})

@@ -33,6 +33,8 @@ type Config struct {
 	TLS      TLS      `yaml:"tls"`
 	Database Database `yaml:"database"`
 	Keys     Keys     `yaml:"keys"`
+	Auth     Auth     `yaml:"auth"`
+	Mail     Mail     `yaml:"mail"`
 	HTTP     HTTP     `yaml:"http"`
 	Log      Log      `yaml:"log"`
 }
@@ -55,6 +57,31 @@ type Database struct {
 	AutoMigrate  bool   `yaml:"auto_migrate" doc:"apply pending schema migrations on start"`
 	// GroupCommit batches concurrent writes into one durable commit (SQLite).
 	GroupCommit bool `yaml:"group_commit" doc:"SQLite: commit concurrent writes together (one fsync for many requests)"`
+}
+
+// Auth configures logins and sessions.
+type Auth struct {
+	SessionLifetime     time.Duration `yaml:"session_lifetime" doc:"absolute lifetime of a login session"`
+	OperatorIdleTimeout time.Duration `yaml:"operator_idle_timeout" doc:"operators' sessions end after this long without a request"`
+	MaxConcurrentHashes int           `yaml:"max_concurrent_hashes" doc:"password hashes computed at once (each uses 19 MiB)"`
+}
+
+// Mail configures outgoing e-mail.
+type Mail struct {
+	Transport string `yaml:"transport" doc:"smtp, or file (development: mails are written to mail.dir instead of sent)"`
+	From      string `yaml:"from" doc:"sender address of Valv's mails"`
+	Dir       string `yaml:"dir" doc:"directory for the file transport; defaults to data_dir/mail"`
+	SMTP      SMTP   `yaml:"smtp"`
+}
+
+// SMTP is the relay for the smtp transport.
+type SMTP struct {
+	Host     string `yaml:"host" doc:"SMTP relay host"`
+	Port     int    `yaml:"port" doc:"SMTP relay port (587 for STARTTLS, 465 for TLS)"`
+	Username string `yaml:"username" doc:"SMTP user name; empty for no authentication"`
+	Password Secret `yaml:"password" doc:"SMTP password; secret"`
+	TLS      string `yaml:"tls" doc:"starttls (required), tls (implicit, port 465) or none (only to a relay on 127.0.0.1)"`
+	CAFile   string `yaml:"ca_file" doc:"PEM CA certificates to trust for the relay, besides the system's"`
 }
 
 // Keys configures the root key and the key cache.
@@ -111,6 +138,8 @@ func Default() Config {
 			CacheTTL: 5 * time.Second,
 			PKCS11:   PKCS11{KeyLabel: "valv-root-key"},
 		},
+		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Mail: Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

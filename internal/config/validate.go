@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -103,6 +104,39 @@ func (cfg *Config) Validate() error {
 	default:
 		add("keys.provider", fmt.Sprintf("%q is not a provider", cfg.Keys.Provider), "use file, shamir or pkcs11")
 	}
+	if cfg.Auth.SessionLifetime < 5*time.Minute || cfg.Auth.SessionLifetime > 30*24*time.Hour {
+		add("auth.session_lifetime", "must be between 5m and 720h", "")
+	}
+	if cfg.Auth.OperatorIdleTimeout < time.Minute || cfg.Auth.OperatorIdleTimeout > 12*time.Hour {
+		add("auth.operator_idle_timeout", "must be between 1m and 12h", "")
+	}
+	if cfg.Auth.MaxConcurrentHashes < 1 || cfg.Auth.MaxConcurrentHashes > 64 {
+		add("auth.max_concurrent_hashes", "must be between 1 and 64", "each running hash holds 19 MiB")
+	}
+	if _, err := mail.ParseAddress(cfg.Mail.From); err != nil {
+		add("mail.from", "is not an e-mail address", "for example valv@example.se")
+	}
+	switch cfg.Mail.Transport {
+	case "file":
+	case "smtp":
+		if cfg.Mail.SMTP.Host == "" {
+			add("mail.smtp.host", "is required for the smtp transport", "")
+		}
+		if cfg.Mail.SMTP.Port < 1 || cfg.Mail.SMTP.Port > 65535 {
+			add("mail.smtp.port", "is not a port", "use 587 (STARTTLS) or 465 (TLS)")
+		}
+		switch cfg.Mail.SMTP.TLS {
+		case "starttls", "tls":
+		case "none":
+			if cfg.Mail.SMTP.Host != "127.0.0.1" && cfg.Mail.SMTP.Host != "::1" {
+				add("mail.smtp.tls", "none is allowed only for a relay on this machine", "use starttls or tls")
+			}
+		default:
+			add("mail.smtp.tls", fmt.Sprintf("%q is not allowed", cfg.Mail.SMTP.TLS), "use starttls, tls or none")
+		}
+	default:
+		add("mail.transport", fmt.Sprintf("%q is not a transport", cfg.Mail.Transport), "use smtp or file")
+	}
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}
@@ -184,6 +218,31 @@ func (cfg *Config) RootKeyFile() string {
 		return cfg.Keys.File
 	}
 	return filepath.Join(cfg.DataDir, "root.key")
+}
+
+// MailDir is the file transport's directory.
+func (cfg *Config) MailDir() string {
+	if cfg.Mail.Dir != "" {
+		return cfg.Mail.Dir
+	}
+	return filepath.Join(cfg.DataDir, "mail")
+}
+
+// PublicBaseURL is the address users reach Valv at: public_url, or the
+// listen address (with "localhost" for a loopback address, which WebAuthn
+// accepts as a relying party while it refuses IP addresses).
+func (cfg *Config) PublicBaseURL(listenAddr string) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimSuffix(cfg.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return "https://localhost"
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && (ip.IsLoopback() || ip.IsUnspecified())) {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
 }
 
 // SQLitePath is the SQLite database file the configuration selects.

@@ -168,12 +168,19 @@ func (k *Keyring) setRoot(root RootKey, fp string) {
 
 // Seal drops the root key and every unwrapped keyset from memory.
 func (k *Keyring) Seal() {
+	k.drop()
+	k.log.Warn("keyring sealed")
+}
+
+// Close drops the keys from memory when the process is done with them.
+func (k *Keyring) Close() { k.drop() }
+
+func (k *Keyring) drop() {
 	k.mu.Lock()
 	k.root, k.fingerprint = nil, ""
 	k.pending = map[int]parsedShare{}
 	k.cache = map[string]*cached{}
 	k.mu.Unlock()
-	k.log.Warn("keyring sealed")
 }
 
 // InitShamir creates a root key split into n shares with threshold t, and

@@ -84,7 +84,7 @@ func addTenant(t *testing.T, db *store.DB, kr *Keyring, id, contact string) {
 	}
 	now := time.Now()
 	err = db.Write(ctx, func(tx *store.Tx) error {
-		return tx.InsertTenant(ctx, store.TenantRow{ID: id, Name: id, NameKey: id, Status: "active", Settings: []byte("{}"),
+		return tx.InsertTenant(ctx, store.TenantRow{ID: id, Slug: id, Name: id, NameKey: id, Status: "active", Settings: []byte("{}"),
 			SecurityContact: ct, CreatedAt: now, UpdatedAt: now})
 	})
 	if err != nil {

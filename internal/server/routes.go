@@ -11,9 +11,11 @@ import (
 //	observe         metrics and the access log, for every response
 //	securityHeaders HSTS, CSP and friends, on every response, errors included
 //	recoverPanics   a panic becomes a 500 envelope with the request id
+//	crossOrigin     state-changing browser requests from other origins are refused (CSRF)
 //	dispatch        the route table; unknown routes get JSON 404/405
 //	  per route:    markRoute (route pattern for metrics), refuseWhileSealed
-//	                (all but system and unseal routes), limitBody
+//	                (all but system and unseal routes), authenticate (all but
+//	                system routes), limitBody
 func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	all := append(s.systemRoutes(), s.opts.Routes...)
@@ -24,8 +26,11 @@ func (s *Server) routes() (http.Handler, error) {
 			limit = rt.MaxBody
 		}
 		h = limitBody(h, limit)
-		if rt.Class != ClassSystem && !rt.AllowSealed {
-			h = s.refuseWhileSealed(h)
+		if rt.Class != ClassSystem {
+			h = s.authenticate(h)
+			if !rt.AllowSealed {
+				h = s.refuseWhileSealed(h)
+			}
 		}
 		h = markRoute(rt.Pattern, h)
 		mux.Handle(rt.Method+" "+rt.Pattern, h)
@@ -35,6 +40,7 @@ func (s *Server) routes() (http.Handler, error) {
 		s.observe,
 		securityHeaders,
 		s.recoverPanics,
+		s.crossOrigin,
 	), nil
 }
 

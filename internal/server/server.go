@@ -63,6 +63,11 @@ type Options struct {
 	Registry    *prometheus.Registry
 	// Sealed reports whether the keyring is sealed; nil means never.
 	Sealed func() bool
+	// Authenticate establishes who is calling (session cookie, API key) and
+	// returns the request's context carrying the principal. An error (a bad
+	// API key, a key used from a disallowed address) is written as the
+	// response. Nil treats every request as anonymous.
+	Authenticate func(r *http.Request) (context.Context, error)
 	// Out receives the lines a person starting Valv wants to see.
 	Out io.Writer
 	// Now is the clock; nil means time.Now.
@@ -118,15 +123,30 @@ func New(opts Options) (*Server, error) {
 // Handler returns the whole middleware chain and routes, for tests.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run listens and serves until ctx ends, then shuts down gracefully. It
-// writes the chosen address to data_dir/valv.addr and prints it to Out.
-func (s *Server) Run(ctx context.Context) error {
-	cfg := s.opts.Config
-	ln, err := net.Listen("tcp", cfg.Listen)
+// Listen opens the HTTPS listener (port 0 picks a free port).
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.opts.Config.Listen)
 	if err != nil {
-		return listenError(cfg.Listen, err)
+		return nil, listenError(s.opts.Config.Listen, err)
 	}
+	return ln, nil
+}
+
+// Run listens and serves until ctx ends (see Serve).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully. It writes
+// the listener's address to data_dir/valv.addr and prints it to Out.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := s.opts.Config
 	addr := ln.Addr().String()
+	var err error
 	srv := &http.Server{
 		Handler:           s.handler,
 		TLSConfig:         TLSConfig(s.opts.Certificate.TLS, cfg.TLS.MinVersion),

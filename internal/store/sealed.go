@@ -22,6 +22,11 @@ type SealedColumn struct {
 // here (a test fails otherwise).
 var sealedColumns = []SealedColumn{
 	{Table: "tenants", IDColumn: "id", TenantColumn: "id", Column: "security_contact", Field: "security_contact"},
+	{Table: "accounts", IDColumn: "id", TenantColumn: "tenant_id", Column: "email", Field: "email"},
+	{Table: "accounts", IDColumn: "id", TenantColumn: "tenant_id", Column: "display_name", Field: "display_name"},
+	{Table: "accounts", IDColumn: "id", TenantColumn: "tenant_id", Column: "totp_secret", Field: "totp_secret"},
+	{Table: "sessions", IDColumn: "public_id", TenantColumn: "tenant_id", Column: "client", Field: "client"},
+	{Table: "oidc_providers", IDColumn: "tenant_id", TenantColumn: "tenant_id", Column: "client_secret", Field: "client_secret"},
 }
 
 // SealedColumns returns the registry of sealed columns.

@@ -74,7 +74,7 @@ func BenchmarkTenantCreate(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := seq.Add(1)
-					r := store.TenantRow{ID: fmt.Sprintf("b%09d", i), Name: "n", NameKey: fmt.Sprintf("n%d", i),
+					r := store.TenantRow{ID: fmt.Sprintf("b%09d", i), Slug: fmt.Sprintf("b%d", i), Name: "n", NameKey: fmt.Sprintf("n%d", i),
 						Status: "active", Settings: []byte("{}"), CreatedAt: now, UpdatedAt: now}
 					if err := db.Write(context.Background(), func(tx *store.Tx) error { return tx.InsertTenant(context.Background(), r) }); err != nil {
 						b.Fatal(err)

@@ -9,6 +9,7 @@ import (
 // TenantRow is a tenant as stored.
 type TenantRow struct {
 	ID       string
+	Slug     string
 	Name     string
 	NameKey  string
 	Status   string
@@ -19,12 +20,12 @@ type TenantRow struct {
 	UpdatedAt       time.Time
 }
 
-const tenantColumns = "id, name, name_key, status, settings, security_contact, created_at, updated_at"
+const tenantColumns = "id, slug, name, name_key, status, settings, security_contact, created_at, updated_at"
 
 func scanTenant(s interface{ Scan(...any) error }, r *TenantRow) error {
 	var settings string
 	var created, updated int64
-	if err := s.Scan(&r.ID, &r.Name, &r.NameKey, &r.Status, &settings, &r.SecurityContact, &created, &updated); err != nil {
+	if err := s.Scan(&r.ID, &r.Slug, &r.Name, &r.NameKey, &r.Status, &settings, &r.SecurityContact, &created, &updated); err != nil {
 		return err
 	}
 	r.Settings = []byte(settings)
@@ -34,8 +35,8 @@ func scanTenant(s interface{ Scan(...any) error }, r *TenantRow) error {
 
 // InsertTenant adds a tenant. A duplicate name key is ErrConflict.
 func (t *Tx) InsertTenant(ctx context.Context, r TenantRow) error {
-	_, err := t.exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		r.ID, r.Name, r.NameKey, r.Status, string(r.Settings), r.SecurityContact, micros(r.CreatedAt), micros(r.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		r.ID, r.Slug, r.Name, r.NameKey, r.Status, string(r.Settings), r.SecurityContact, micros(r.CreatedAt), micros(r.UpdatedAt))
 	return err
 }
 
@@ -83,4 +84,14 @@ func (t *Tx) UpdateTenantSettings(ctx context.Context, id string, settings []byt
 // UpdateTenantSecurityContact replaces a tenant's sealed security contact.
 func (t *Tx) UpdateTenantSecurityContact(ctx context.Context, id string, sealed []byte, now time.Time) error {
 	return t.execOne(ctx, `UPDATE tenants SET security_contact = $1, updated_at = $2 WHERE id = $3`, sealed, micros(now), id)
+}
+
+// TenantBySlug returns the tenant with a slug.
+func (t *Tx) TenantBySlug(ctx context.Context, slug string) (TenantRow, error) {
+	var r TenantRow
+	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`), slug)
+	if err := scanTenant(row, &r); err != nil {
+		return TenantRow{}, classify(err)
+	}
+	return r, nil
 }

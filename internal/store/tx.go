@@ -73,6 +73,15 @@ func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any
 // Engine reports the engine behind the handle.
 func (t *Tx) Engine() Engine { return t.db.engine }
 
+// forUpdate is the row-lock suffix for SELECTs that precede an update of the
+// same row. SQLite has one writer at a time and needs none.
+func (t *Tx) forUpdate() string {
+	if t.db.engine == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // Times are stored as microseconds since the Unix epoch, UTC, in both
 // engines: exact, sortable, and the same in a backup from either.
 func micros(t time.Time) int64 {

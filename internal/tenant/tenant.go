@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -14,6 +15,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/valvhq/valv/internal/auth"
+	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
@@ -29,60 +32,16 @@ const (
 
 // Tenant is a customer organisation.
 type Tenant struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Status   Status   `json:"status"`
-	Settings Settings `json:"settings"`
+	ID     string `json:"id"`
+	Slug   string `json:"slug"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	// Settings are shown to those who may read them (owners and admins).
+	Settings *Settings `json:"settings,omitempty"`
 	// SecurityContact receives security notifications (sealed at rest).
 	SecurityContact string    `json:"security_contact,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
-}
-
-// Settings are a tenant's own choices (TEN-2).
-type Settings struct {
-	// IdleTimeout ends a session after this long without a request (AUTH-4).
-	IdleTimeout Duration `json:"idle_timeout"`
-	// Region is the data-residency label the tenant is pinned to (ENV-2).
-	Region string `json:"region"`
-}
-
-// DefaultSettings are a new tenant's settings.
-func DefaultSettings() Settings {
-	return Settings{IdleTimeout: Duration(2 * time.Hour), Region: "eu-eea"}
-}
-
-// Duration is a time.Duration that is written as "2h0m0s" in JSON.
-type Duration time.Duration
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New("a duration is a string such as \"2h\" or \"30m\"")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"2h\" or \"30m\"", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Validate checks settings and lists every field that is wrong.
-func (s Settings) Validate() error {
-	var fields []problem.FieldError
-	if d := time.Duration(s.IdleTimeout); d < 5*time.Minute || d > 12*time.Hour {
-		fields = append(fields, problem.Field("/settings/idle_timeout", "out_of_range", "The idle timeout must be between 5 minutes and 12 hours."))
-	}
-	if s.Region == "" {
-		fields = append(fields, problem.Field("/settings/region", "required", "A data-residency region is required, for example eu-eea."))
-	}
-	if len(fields) > 0 {
-		return problem.Invalid("invalid_settings", "The tenant settings are not valid.", fields...)
-	}
-	return nil
 }
 
 // Keys is what the tenant service needs of the keyring.
@@ -91,19 +50,61 @@ type Keys interface {
 	Sealer(ctx context.Context, tenant string) (*seal.Sealer, error)
 }
 
-// Service manages tenants.
+// Accounts is what the tenant service needs of authentication: accounts
+// are created with their tenant, and managed by the tenant's admins.
+type Accounts interface {
+	PrepareAccount(sealer *seal.Sealer, in auth.NewAccount) (auth.PreparedAccount, error)
+	Created(ctx context.Context, p auth.PreparedAccount)
+	CreateAccount(ctx context.Context, in auth.NewAccount) (auth.Account, string, error)
+	GetAccount(ctx context.Context, tenantID, id string) (auth.Account, error)
+	ListAccounts(ctx context.Context, tenantID, cursor string, limit int) ([]auth.Account, string, error)
+	UpdateAccount(ctx context.Context, tenantID, id string, ch auth.AccountChange) (auth.Account, error)
+	DeleteAccount(ctx context.Context, tenantID, id string) error
+	NewSetupLink(ctx context.Context, tenantID, id string) (string, error)
+}
+
+// OIDC is what the tenant service needs to manage single sign-on.
+type OIDC interface {
+	ConfigureOIDC(ctx context.Context, tenantID string, c auth.OIDCConfig) error
+	OIDCSettings(ctx context.Context, tenantID string) (auth.OIDCConfig, error)
+}
+
+// Service manages tenants, their settings and their users.
 type Service struct {
-	db   *store.DB
-	keys Keys
-	now  func() time.Time
+	db       *store.DB
+	keys     Keys
+	accounts Accounts
+	oidc     OIDC
+	now      func() time.Time
 }
 
 // NewService returns a tenant service. now may be nil for time.Now.
-func NewService(db *store.DB, keys Keys, now func() time.Time) *Service {
+// The authentication service provides both accounts and oidc.
+func NewService(db *store.DB, keys Keys, accounts Accounts, oidc OIDC, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, keys: keys, now: now}
+	return &Service{db: db, keys: keys, accounts: accounts, oidc: oidc, now: now}
+}
+
+// ErrNotFound is the problem for a tenant that does not exist (or that the
+// caller may not know about).
+var ErrNotFound = problem.NotFound("tenant_not_found", "No such tenant.")
+
+// authorize applies authz.Decide; a denial on another tenant's resource is
+// reported as not found, so ids of other tenants cannot be probed.
+func (s *Service) authorize(p authz.Principal, a authz.Action, r authz.Resource) error {
+	d := authz.Decide(p, a, r, s.now())
+	if d.Allowed {
+		return nil
+	}
+	if p.Kind == authz.Anonymous {
+		return auth.ErrUnauthenticated
+	}
+	if r.TenantID != "" && (p.Kind == authz.User || p.Kind == authz.APIKey) && p.TenantID != r.TenantID {
+		return ErrNotFound
+	}
+	return problem.Forbidden("forbidden", "You do not have permission to do this.")
 }
 
 func contactLocation(id string) seal.Location {
@@ -154,66 +155,159 @@ func NormaliseName(name string) (string, string, error) {
 	return name, key, nil
 }
 
-// CreateInput is what Create needs.
-type CreateInput struct {
-	Name            string
-	SecurityContact string
+var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$`)
+
+var slugFold = strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "é", "e", "è", "e", "ü", "u", "æ", "ae", "ø", "o", "ß", "ss")
+
+// SlugFrom derives a short name from a tenant name ("Åsa Öberg Konsult AB"
+// → "asa-oberg-konsult-ab").
+func SlugFrom(name string) string {
+	s := slugFold.Replace(strings.ToLower(norm.NFC.String(name)))
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if len(out) > 40 {
+		out = strings.Trim(out[:40], "-")
+	}
+	if out == "" {
+		out = "tenant"
+	}
+	return out
 }
 
-// Create adds a tenant with default settings.
-func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
+// CreateInput is what Create needs.
+type CreateInput struct {
+	Name string
+	// Slug is the short name used to log in; derived from Name if empty.
+	Slug            string
+	SecurityContact string
+	// OwnerEmail, if set, creates the tenant's owner (invited, with a
+	// one-time setup link) in the same transaction.
+	OwnerEmail    string
+	OwnerLanguage string
+}
+
+// Created is a new tenant and, if one was asked for, its owner's setup link.
+type Created struct {
+	Tenant    Tenant        `json:"tenant"`
+	Owner     *auth.Account `json:"owner,omitempty"`
+	SetupLink string        `json:"setup_link,omitempty"`
+}
+
+// Create adds a tenant with its keys and default settings, and optionally
+// its owner, all in one transaction.
+func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput) (Created, error) {
+	if err := s.authorize(p, authz.TenantCreate, authz.Resource{}); err != nil {
+		return Created{}, err
+	}
 	name, key, err := NormaliseName(in.Name)
 	if err != nil {
-		return Tenant{}, err
+		return Created{}, err
 	}
 	contact, err := checkContact(in.SecurityContact)
 	if err != nil {
-		return Tenant{}, err
+		return Created{}, err
+	}
+	slug, explicit := strings.ToLower(strings.TrimSpace(in.Slug)), in.Slug != ""
+	if !explicit {
+		slug = SlugFrom(name)
+	}
+	if !slugPattern.MatchString(slug) {
+		return Created{}, problem.Invalid("invalid_slug", "The short name is not valid.",
+			problem.Field("/slug", "invalid_slug", "Use 1 to 40 lower-case letters, digits and hyphens, starting and ending with a letter or digit."))
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	t := Tenant{
-		ID:              uuid.Must(uuid.NewV7()).String(),
-		Name:            name,
-		Status:          StatusActive,
-		Settings:        DefaultSettings(),
-		SecurityContact: contact,
-		CreatedAt:       now,
-		UpdatedAt:       now,
-	}
-	settings, err := json.Marshal(t.Settings)
+	settings := DefaultSettings()
+	t := Tenant{ID: uuid.Must(uuid.NewV7()).String(), Slug: slug, Name: name, Status: StatusActive, Settings: &settings,
+		SecurityContact: contact, CreatedAt: now, UpdatedAt: now}
+	rawSettings, err := json.Marshal(settings)
 	if err != nil {
-		return Tenant{}, err
+		return Created{}, err
 	}
 	keys, sealer, err := s.keys.NewTenantKeys(t.ID)
 	if err != nil {
-		return Tenant{}, fmt.Errorf("create tenant keys: %w", err)
+		return Created{}, fmt.Errorf("create tenant keys: %w", err)
 	}
 	var sealedContact []byte
 	if contact != "" {
 		if sealedContact, err = sealer.SealString(contact, contactLocation(t.ID)); err != nil {
-			return Tenant{}, err
+			return Created{}, err
 		}
+	}
+	var owner *auth.PreparedAccount
+	if in.OwnerEmail != "" {
+		lang := in.OwnerLanguage
+		if lang == "" {
+			lang = settings.Language
+		}
+		po, err := s.accounts.PrepareAccount(sealer, auth.NewAccount{TenantID: t.ID, Email: in.OwnerEmail, Role: authz.Owner, Language: lang})
+		if err != nil {
+			return Created{}, err
+		}
+		owner = &po
 	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.InsertTenant(ctx, store.TenantRow{
-			ID: t.ID, Name: t.Name, NameKey: key, Status: string(t.Status),
-			Settings: settings, SecurityContact: sealedContact, CreatedAt: now, UpdatedAt: now,
-		}); err != nil {
+		// A free short name: the derived one, else with -2, -3, ...
+		for i := 2; ; i++ {
+			if _, err := tx.TenantBySlug(ctx, t.Slug); errors.Is(err, store.ErrNotFound) {
+				break
+			} else if err != nil {
+				return err
+			}
+			if explicit || i > 50 {
+				return errSlugTaken
+			}
+			t.Slug = fmt.Sprintf("%s-%d", strings.TrimRight(slug[:min(len(slug), 36)], "-"), i)
+		}
+		if err := tx.InsertTenant(ctx, store.TenantRow{ID: t.ID, Slug: t.Slug, Name: t.Name, NameKey: key, Status: string(t.Status),
+			Settings: rawSettings, SecurityContact: sealedContact, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		return tx.InsertKeyset(ctx, keys)
+		if err := tx.InsertKeyset(ctx, keys); err != nil {
+			return err
+		}
+		if owner != nil {
+			return owner.Insert(ctx, tx)
+		}
+		return nil
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return Tenant{}, problem.Conflict("tenant_exists", "A tenant with this name already exists.")
+	switch {
+	case errors.Is(err, errSlugTaken):
+		return Created{}, problem.Conflict("slug_taken", "Another tenant has this short name.")
+	case errors.Is(err, store.ErrConflict):
+		return Created{}, problem.Conflict("tenant_exists", "A tenant with this name already exists.")
+	case err != nil:
+		return Created{}, fmt.Errorf("create tenant: %w", err)
 	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("create tenant: %w", err)
+	out := Created{Tenant: t}
+	if owner != nil {
+		s.accounts.Created(ctx, *owner)
+		out.Owner, out.SetupLink = &owner.Account, owner.Link
 	}
-	return t, nil
+	return out, nil
 }
 
-// Get returns one tenant.
-func (s *Service) Get(ctx context.Context, id string) (Tenant, error) {
+var errSlugTaken = errors.New("slug taken")
+
+// Get returns one tenant. Settings and the security contact are included
+// only for those allowed to read the settings.
+func (s *Service) Get(ctx context.Context, p authz.Principal, id string) (Tenant, error) {
+	if err := s.authorize(p, authz.TenantRead, authz.Resource{TenantID: id, ID: id}); err != nil {
+		return Tenant{}, err
+	}
 	row, err := s.db.Reader().Tenant(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Tenant{}, ErrNotFound
@@ -221,24 +315,96 @@ func (s *Service) Get(ctx context.Context, id string) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, fmt.Errorf("get tenant: %w", err)
 	}
-	t, err := fromRow(row)
+	full := authz.Decide(p, authz.TenantSettingsRead, authz.Resource{TenantID: id}, s.now()).Allowed
+	return s.view(ctx, row, full)
+}
+
+func (s *Service) view(ctx context.Context, row store.TenantRow, full bool) (Tenant, error) {
+	t := Tenant{ID: row.ID, Slug: row.Slug, Name: row.Name, Status: Status(row.Status), CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
+	if !full {
+		return t, nil
+	}
+	st, err := parseSettings(row)
 	if err != nil {
 		return Tenant{}, err
 	}
+	t.Settings = &st
 	if len(row.SecurityContact) > 0 {
-		sealer, err := s.keys.Sealer(ctx, id)
+		sealer, err := s.keys.Sealer(ctx, row.ID)
 		if err != nil {
-			return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+			return Tenant{}, fmt.Errorf("tenant %s: %w", row.ID, err)
 		}
-		if t.SecurityContact, err = sealer.OpenString(row.SecurityContact, contactLocation(id)); err != nil {
-			return Tenant{}, fmt.Errorf("get tenant %s: security contact: %w", id, err)
+		if t.SecurityContact, err = sealer.OpenString(row.SecurityContact, contactLocation(row.ID)); err != nil {
+			return Tenant{}, fmt.Errorf("tenant %s: security contact: %w", row.ID, err)
 		}
 	}
 	return t, nil
 }
 
+func parseSettings(row store.TenantRow) (Settings, error) {
+	st := DefaultSettings()
+	if err := json.Unmarshal(row.Settings, &st); err != nil {
+		return Settings{}, fmt.Errorf("tenant %s: stored settings are not valid: %w", row.ID, err)
+	}
+	return st, nil
+}
+
+// MaxPage is the largest page List returns.
+const MaxPage = 500
+
+// List returns up to limit tenants after the cursor (operators only), and
+// the cursor for the next page ("" when there is none).
+func (s *Service) List(ctx context.Context, p authz.Principal, cursor string, limit int) ([]Tenant, string, error) {
+	if err := s.authorize(p, authz.TenantList, authz.Resource{}); err != nil {
+		return nil, "", err
+	}
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	rows, err := s.db.Reader().Tenants(ctx, cursor, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants: %w", err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[limit-1].ID
+	}
+	out := make([]Tenant, 0, len(rows))
+	for _, r := range rows {
+		t, err := s.view(ctx, r, false)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, nil
+}
+
+// SetStatus suspends or re-activates a tenant (operators). Suspension ends
+// its users' sessions at their next request.
+func (s *Service) SetStatus(ctx context.Context, p authz.Principal, id string, st Status) (Tenant, error) {
+	if err := s.authorize(p, authz.TenantSuspend, authz.Resource{TenantID: id, ID: id}); err != nil {
+		return Tenant{}, err
+	}
+	if st != StatusActive && st != StatusSuspended {
+		return Tenant{}, problem.Invalid("invalid_status", "The status is active or suspended.", problem.Field("/status", "invalid_status", "Use active or suspended."))
+	}
+	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateTenantStatus(ctx, id, string(st), s.now().UTC()) })
+	if errors.Is(err, store.ErrNotFound) {
+		return Tenant{}, ErrNotFound
+	}
+	if err != nil {
+		return Tenant{}, err
+	}
+	return s.Get(ctx, p, id)
+}
+
 // SetSecurityContact replaces a tenant's security contact ("" clears it).
-func (s *Service) SetSecurityContact(ctx context.Context, id, email string) error {
+func (s *Service) SetSecurityContact(ctx context.Context, p authz.Principal, id, email string) error {
+	if err := s.authorize(p, authz.TenantSettingsUpdate, authz.Resource{TenantID: id}); err != nil {
+		return err
+	}
 	contact, err := checkContact(email)
 	if err != nil {
 		return err
@@ -262,42 +428,22 @@ func (s *Service) SetSecurityContact(ctx context.Context, id, email string) erro
 	return err
 }
 
-// ErrNotFound is the problem for a tenant that does not exist.
-var ErrNotFound = problem.NotFound("tenant_not_found", "No such tenant.")
-
-// MaxPage is the largest page List returns.
-const MaxPage = 500
-
-// List returns up to limit tenants after the cursor, and the cursor for the
-// next page ("" when there is none).
-func (s *Service) List(ctx context.Context, cursor string, limit int) ([]Tenant, string, error) {
-	if limit <= 0 || limit > MaxPage {
-		limit = MaxPage
-	}
-	rows, err := s.db.Reader().Tenants(ctx, cursor, limit+1)
+// LoginPolicy is what authentication needs to know about a tenant. It is
+// internal (no principal): authentication calls it before anyone is known.
+func (s *Service) LoginPolicy(ctx context.Context, tenantID string) (auth.Policy, error) {
+	row, err := s.db.Reader().Tenant(ctx, tenantID)
 	if err != nil {
-		return nil, "", fmt.Errorf("list tenants: %w", err)
+		return auth.Policy{}, err
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = rows[limit-1].ID
+	st, err := parseSettings(row)
+	if err != nil {
+		return auth.Policy{}, err
 	}
-	out := make([]Tenant, 0, len(rows))
-	for _, r := range rows {
-		t, err := fromRow(r)
-		if err != nil {
-			return nil, "", err
+	pol := auth.Policy{Name: row.Name, Active: row.Status == string(StatusActive), Require2FA: st.Require2FA, IdleTimeout: time.Duration(st.IdleTimeout)}
+	if len(row.SecurityContact) > 0 {
+		if sealer, err := s.keys.Sealer(ctx, tenantID); err == nil {
+			pol.SecurityContact, _ = sealer.OpenString(row.SecurityContact, contactLocation(tenantID))
 		}
-		out = append(out, t)
 	}
-	return out, next, nil
-}
-
-func fromRow(r store.TenantRow) (Tenant, error) {
-	t := Tenant{ID: r.ID, Name: r.Name, Status: Status(r.Status), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: DefaultSettings()}
-	if err := json.Unmarshal(r.Settings, &t.Settings); err != nil {
-		return Tenant{}, fmt.Errorf("tenant %s: stored settings are not valid: %w", r.ID, err)
-	}
-	return t, nil
+	return pol, nil
 }

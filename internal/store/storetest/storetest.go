@@ -46,6 +46,7 @@ func tenant(i int) store.TenantRow {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	return store.TenantRow{
 		ID:        fmt.Sprintf("t%06d", i),
+		Slug:      fmt.Sprintf("tenant-%d", i),
 		Name:      fmt.Sprintf("Tenant %d", i),
 		NameKey:   fmt.Sprintf("tenant %d", i),
 		Status:    "active",

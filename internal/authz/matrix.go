@@ -1,0 +1,93 @@
+package authz
+
+// Action is something a principal does, named resource.verb.
+type Action string
+
+// rule says who may perform an action.
+type rule struct {
+	roles     []Role // user roles in the resource's tenant
+	operators []Role // operator roles
+	// tenantMetadata lets the operator roles act on a tenant's resource
+	// (tenant metadata only — never its data).
+	tenantMetadata bool
+	scope          Scope      // the API-key scope that allows it; "" = not for keys
+	self           bool       // any user or operator may do it to their own things
+	grant          GrantScope // operators may, under a grant of this scope
+	system         bool       // Valv's jobs may
+}
+
+var (
+	all         = []Role{Owner, Admin, Member, Auditor}
+	managers    = []Role{Owner, Admin}
+	ownerOnly   = []Role{Owner}
+	bothOps     = []Role{RoleOperator, RoleSecurity}
+	securityOps = []Role{RoleSecurity}
+)
+
+// The actions. docs/roles.md lists them with the matrix.
+const (
+	TenantCreate         Action = "tenant.create"
+	TenantList           Action = "tenant.list"
+	TenantRead           Action = "tenant.read"
+	TenantSuspend        Action = "tenant.suspend"
+	TenantDelete         Action = "tenant.delete"
+	TenantSettingsRead   Action = "tenant.settings.read"
+	TenantSettingsUpdate Action = "tenant.settings.update"
+	OIDCConfigure        Action = "tenant.oidc.configure"
+
+	UserList   Action = "user.list"
+	UserRead   Action = "user.read"
+	UserCreate Action = "user.create"
+	UserUpdate Action = "user.update"
+	UserDelete Action = "user.delete"
+	// UserMakeOwner is granting or removing the owner role (ownership transfer).
+	UserMakeOwner Action = "user.role.owner"
+
+	OperatorCreate Action = "operator.create"
+	OperatorList   Action = "operator.list"
+
+	// Own account: sessions, password, second factors.
+	SelfRead          Action = "self.read"
+	SelfSessions      Action = "self.sessions"
+	SelfCredentials   Action = "self.credentials"
+	SessionsRevokeAny Action = "session.revoke"
+
+	KeysManage Action = "sys.keys.manage"
+)
+
+var matrix = map[Action]rule{
+	TenantCreate:         {operators: bothOps},
+	TenantList:           {operators: bothOps},
+	TenantRead:           {roles: all, operators: bothOps, tenantMetadata: true},
+	TenantSuspend:        {operators: bothOps, tenantMetadata: true},
+	TenantDelete:         {roles: ownerOnly},
+	TenantSettingsRead:   {roles: managers},
+	TenantSettingsUpdate: {roles: managers},
+	OIDCConfigure:        {roles: managers},
+
+	UserList:      {roles: managers},
+	UserRead:      {roles: managers, self: true},
+	UserCreate:    {roles: managers},
+	UserUpdate:    {roles: managers},
+	UserDelete:    {roles: managers},
+	UserMakeOwner: {roles: ownerOnly},
+
+	OperatorCreate: {operators: securityOps},
+	OperatorList:   {operators: securityOps},
+
+	SelfRead:          {self: true},
+	SelfSessions:      {self: true},
+	SelfCredentials:   {self: true},
+	SessionsRevokeAny: {roles: managers},
+
+	KeysManage: {operators: securityOps},
+}
+
+// Actions lists every action in the matrix.
+func Actions() []Action {
+	out := make([]Action, 0, len(matrix))
+	for a := range matrix {
+		out = append(out, a)
+	}
+	return out
+}

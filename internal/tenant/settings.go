@@ -1,0 +1,139 @@
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valvhq/valv/internal/authz"
+	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/store"
+)
+
+// Settings are a tenant's own choices (TEN-2).
+type Settings struct {
+	// IdleTimeout ends a session after this long without a request (AUTH-4).
+	IdleTimeout Duration `json:"idle_timeout"`
+	// Require2FA makes every user of the tenant use a second factor (AUTH-2).
+	Require2FA bool `json:"require_2fa"`
+	// Region is the data-residency label the tenant is pinned to (ENV-2).
+	Region string `json:"region"`
+	// Language is the default language of new users and mails: sv or en.
+	Language string `json:"language"`
+}
+
+// DefaultSettings are a new tenant's settings.
+func DefaultSettings() Settings {
+	return Settings{IdleTimeout: Duration(2 * time.Hour), Region: "eu-eea", Language: "sv"}
+}
+
+// Duration is a time.Duration that is written as "2h0m0s" in JSON.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("a duration is a string such as \"2h\" or \"30m\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"2h\" or \"30m\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Validate checks settings and lists every field that is wrong.
+func (s Settings) Validate() error {
+	var fields []problem.FieldError
+	if d := time.Duration(s.IdleTimeout); d < 5*time.Minute || d > 12*time.Hour {
+		fields = append(fields, problem.Field("/idle_timeout", "out_of_range", "The idle timeout must be between 5 minutes and 12 hours."))
+	}
+	if s.Region == "" {
+		fields = append(fields, problem.Field("/region", "required", "A data-residency region is required, for example eu-eea."))
+	}
+	if s.Language != "sv" && s.Language != "en" {
+		fields = append(fields, problem.Field("/language", "invalid_language", "Use sv or en."))
+	}
+	if len(fields) > 0 {
+		return problem.Invalid("invalid_settings", "The tenant settings are not valid.", fields...)
+	}
+	return nil
+}
+
+// SettingsPatch changes some settings; nil fields stay as they are.
+type SettingsPatch struct {
+	IdleTimeout *Duration `json:"idle_timeout"`
+	Require2FA  *bool     `json:"require_2fa"`
+	Language    *string   `json:"language"`
+}
+
+// Settings returns a tenant's settings.
+func (s *Service) Settings(ctx context.Context, p authz.Principal, tenantID string) (Settings, error) {
+	if err := s.authorize(p, authz.TenantSettingsRead, authz.Resource{TenantID: tenantID}); err != nil {
+		return Settings{}, err
+	}
+	row, err := s.db.Reader().Tenant(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Settings{}, ErrNotFound
+	}
+	if err != nil {
+		return Settings{}, err
+	}
+	return parseSettings(row)
+}
+
+// UpdateSettings applies a patch. A new idle timeout applies to the
+// tenant's open sessions at once.
+func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantID string, patch SettingsPatch) (Settings, error) {
+	if err := s.authorize(p, authz.TenantSettingsUpdate, authz.Resource{TenantID: tenantID}); err != nil {
+		return Settings{}, err
+	}
+	var out Settings
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		row, err := tx.Tenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		st, err := parseSettings(row)
+		if err != nil {
+			return err
+		}
+		idleChanged := false
+		if patch.IdleTimeout != nil {
+			idleChanged = *patch.IdleTimeout != st.IdleTimeout
+			st.IdleTimeout = *patch.IdleTimeout
+		}
+		if patch.Require2FA != nil {
+			st.Require2FA = *patch.Require2FA
+		}
+		if patch.Language != nil {
+			st.Language = *patch.Language
+		}
+		if err := st.Validate(); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateTenantSettings(ctx, tenantID, raw, s.now().UTC()); err != nil {
+			return err
+		}
+		if idleChanged {
+			if err := tx.SetTenantSessionIdle(ctx, tenantID, int64(time.Duration(st.IdleTimeout)/time.Second)); err != nil {
+				return err
+			}
+		}
+		out = st
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Settings{}, ErrNotFound
+	}
+	return out, err
+}
