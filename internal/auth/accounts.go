@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -16,6 +14,7 @@ import (
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
+	"github.com/valvhq/valv/internal/validate"
 )
 
 // Link lifetimes.
@@ -55,21 +54,15 @@ var Languages = []string{"sv", "en"}
 
 // CheckEmail validates and normalises an e-mail address for an account.
 func CheckEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	bad := problem.Invalid("invalid_email", "The e-mail address is not valid.", problem.Field("/email", "invalid_email", "Give one plain address, like anna@example.se."))
-	if s == "" || len(s) > 254 || !utf8.ValidString(s) {
-		return "", bad
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) {
-			return "", bad
+	v, err := validate.Identifier(validate.KindEmail, s, time.Time{})
+	if err != nil {
+		msg := "Give one plain address, like anna@example.se."
+		if p, ok := problem.As(err); ok {
+			msg = p.Message
 		}
+		return "", problem.Invalid("invalid_email", "The e-mail address is not valid.", problem.Field("/email", "invalid_email", msg))
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || strings.Count(s, "@") != 1 {
-		return "", bad
-	}
-	return normaliseEmail(s), nil
+	return v, nil
 }
 
 // PreparedAccount is an account ready to be inserted, with its setup link.

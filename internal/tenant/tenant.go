@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
+	"github.com/valvhq/valv/internal/validate"
 )
 
 // Status is a tenant's life-cycle state.
@@ -111,21 +111,17 @@ func contactLocation(id string) seal.Location {
 	return seal.Location{Table: "tenants", Row: id, Field: "security_contact"}
 }
 
-// maxEmailLength is RFC 5321's limit on a forward path.
-const maxEmailLength = 254
-
 // checkContact validates a security contact address.
 func checkContact(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return "", nil
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailLength {
+	v, err := validate.Email(s)
+	if err != nil {
 		return "", problem.Invalid("invalid_security_contact", "The security contact is not an email address.",
 			problem.Field("/security_contact", "invalid_email", "Give one plain address, like security@example.se."))
 	}
-	return s, nil
+	return v, nil
 }
 
 // MaxNameLength is the longest tenant name, in characters.
