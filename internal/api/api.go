@@ -68,6 +68,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.authRoutes()...)
 	rs = append(rs, a.userRoutes()...)
 	rs = append(rs, a.tenantRoutes()...)
+	rs = append(rs, a.apiKeyRoutes()...)
 	return rs
 }
 

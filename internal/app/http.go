@@ -3,17 +3,32 @@ package app
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
+	"github.com/valvhq/valv/internal/call"
 	"github.com/valvhq/valv/internal/problem"
 )
 
-// authenticate establishes the principal of a request from its session
-// cookie. A missing, expired or revoked session leaves the request
-// anonymous: routes that need a login then answer 401.
+// authenticate establishes the principal of a request: from an API key in
+// "Authorization: Bearer valv_...", or else from the session cookie. A bad
+// key is refused (401, or 403 from a disallowed address); a missing,
+// expired or revoked session leaves the request anonymous, and routes that
+// need a login then answer 401.
 func (a *App) authenticate(r *http.Request) (context.Context, error) {
 	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, key, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, auth.ErrInvalidAPIKey
+		}
+		p, err := a.Auth.AuthenticateKey(ctx, strings.TrimSpace(key), call.From(ctx).ClientIP)
+		if err != nil {
+			return nil, err
+		}
+		return authz.WithPrincipal(ctx, p), nil
+	}
 	c, err := r.Cookie(auth.CookieName)
 	if err != nil || c.Value == "" {
 		return authz.WithPrincipal(ctx, authz.Principal{}), nil

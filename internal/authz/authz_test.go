@@ -42,6 +42,10 @@ var expected = map[Action][]string{
 	SelfCredentials:      {},
 	SessionsRevokeAny:    {"owner", "admin"},
 	KeysManage:           {"security"},
+	APIKeyList:           {"owner", "admin"},
+	APIKeyCreate:         {"owner", "admin"},
+	APIKeyUpdate:         {"owner", "admin"},
+	APIKeyRevoke:         {"owner", "admin"},
 }
 
 func TestEveryRoleAndAction(t *testing.T) {

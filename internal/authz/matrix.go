@@ -53,20 +53,53 @@ const (
 	SessionsRevokeAny Action = "session.revoke"
 
 	KeysManage Action = "sys.keys.manage"
+
+	APIKeyList   Action = "apikey.list"
+	APIKeyCreate Action = "apikey.create"
+	APIKeyUpdate Action = "apikey.update"
+	APIKeyRevoke Action = "apikey.revoke"
 )
+
+// The scopes an API key can carry. docs/roles.md says what each allows.
+const (
+	ScopeTenantRead      Scope = "tenant:read"
+	ScopeUsersRead       Scope = "users:read"
+	ScopeDocumentsRead   Scope = "documents:read"
+	ScopeDocumentsWrite  Scope = "documents:write"
+	ScopeMessagesRead    Scope = "messages:read"
+	ScopeMessagesSend    Scope = "messages:send"
+	ScopeAuditRead       Scope = "audit:read"
+	ScopeGDPRManage      Scope = "gdpr:manage"
+	ScopeRetentionManage Scope = "retention:manage"
+	ScopeValidate        Scope = "validate"
+)
+
+// Scopes lists every scope.
+var Scopes = []Scope{ScopeTenantRead, ScopeUsersRead, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeMessagesRead,
+	ScopeMessagesSend, ScopeAuditRead, ScopeGDPRManage, ScopeRetentionManage, ScopeValidate}
+
+// ValidScope reports whether s is a scope.
+func ValidScope(s Scope) bool {
+	for _, x := range Scopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
 
 var matrix = map[Action]rule{
 	TenantCreate:         {operators: bothOps},
 	TenantList:           {operators: bothOps},
-	TenantRead:           {roles: all, operators: bothOps, tenantMetadata: true},
+	TenantRead:           {roles: all, operators: bothOps, tenantMetadata: true, scope: ScopeTenantRead},
 	TenantSuspend:        {operators: bothOps, tenantMetadata: true},
 	TenantDelete:         {roles: ownerOnly},
 	TenantSettingsRead:   {roles: managers},
 	TenantSettingsUpdate: {roles: managers},
 	OIDCConfigure:        {roles: managers},
 
-	UserList:      {roles: managers},
-	UserRead:      {roles: managers, self: true},
+	UserList:      {roles: managers, scope: ScopeUsersRead},
+	UserRead:      {roles: managers, self: true, scope: ScopeUsersRead},
 	UserCreate:    {roles: managers},
 	UserUpdate:    {roles: managers},
 	UserDelete:    {roles: managers},
@@ -81,6 +114,11 @@ var matrix = map[Action]rule{
 	SessionsRevokeAny: {roles: managers},
 
 	KeysManage: {operators: securityOps},
+
+	APIKeyList:   {roles: managers},
+	APIKeyCreate: {roles: managers},
+	APIKeyUpdate: {roles: managers},
+	APIKeyRevoke: {roles: managers},
 }
 
 // Actions lists every action in the matrix.

@@ -90,7 +90,7 @@ func (t *Tx) InsertAccount(ctx context.Context, r AccountRow) error {
 // Account returns an account of a tenant (use PlatformTenant for operators).
 func (t *Tx) Account(ctx context.Context, tenantID, id string) (AccountRow, error) {
 	var r AccountRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND id = $2`), tenantID, id)
+	row := t.row(ctx, `SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 	if err := scanAccount(row, &r); err != nil {
 		return AccountRow{}, classify(err)
 	}
@@ -101,7 +101,7 @@ func (t *Tx) Account(ctx context.Context, tenantID, id string) (AccountRow, erro
 // row on PostgreSQL (SQLite has one writer at a time).
 func (t *Tx) AccountForUpdate(ctx context.Context, tenantID, id string) (AccountRow, error) {
 	var r AccountRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate()), tenantID, id)
+	row := t.row(ctx, `SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenantID, id)
 	if err := scanAccount(row, &r); err != nil {
 		return AccountRow{}, classify(err)
 	}
@@ -111,7 +111,7 @@ func (t *Tx) AccountForUpdate(ctx context.Context, tenantID, id string) (Account
 // AccountByEmail finds an account by its e-mail blind index.
 func (t *Tx) AccountByEmail(ctx context.Context, tenantID string, emailIndex []byte) (AccountRow, error) {
 	var r AccountRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND email_index = $2`), tenantID, emailIndex)
+	row := t.row(ctx, `SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND email_index = $2`, tenantID, emailIndex)
 	if err := scanAccount(row, &r); err != nil {
 		return AccountRow{}, classify(err)
 	}
@@ -121,7 +121,7 @@ func (t *Tx) AccountByEmail(ctx context.Context, tenantID string, emailIndex []b
 // AccountByOIDCSubject finds an account linked to an OIDC identity.
 func (t *Tx) AccountByOIDCSubject(ctx context.Context, tenantID string, subject []byte) (AccountRow, error) {
 	var r AccountRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND oidc_subject = $2`), tenantID, subject)
+	row := t.row(ctx, `SELECT `+accountColumns+` FROM accounts WHERE tenant_id = $1 AND oidc_subject = $2`, tenantID, subject)
 	if err := scanAccount(row, &r); err != nil {
 		return AccountRow{}, classify(err)
 	}

@@ -121,7 +121,7 @@ func (b *batcher) commit(batch []*writeReq) {
 		return
 	}
 	ctx := context.Background()
-	tx := &Tx{db: b.db, q: sqlTx}
+	tx := &Tx{db: b.db, q: sqlTx, pool: b.db.write, tx: sqlTx}
 	useSavepoints := live > 1
 	ok := 0
 	for i, r := range batch {

@@ -88,7 +88,7 @@ func (t *Tx) InsertKeyset(ctx context.Context, r KeysetRow) error {
 // Keyset returns one tenant's keysets.
 func (t *Tx) Keyset(ctx context.Context, tenantID string) (KeysetRow, error) {
 	var r KeysetRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+keysetColumns+` FROM keysets WHERE tenant_id = $1`), tenantID)
+	row := t.row(ctx, `SELECT `+keysetColumns+` FROM keysets WHERE tenant_id = $1`, tenantID)
 	if err := scanKeyset(row, &r); err != nil {
 		return KeysetRow{}, classify(err)
 	}

@@ -54,7 +54,7 @@ func (t *Tx) Passkeys(ctx context.Context, tenantID, accountID string) ([]Passke
 // PasskeyByCredentialID finds a credential of a tenant.
 func (t *Tx) PasskeyByCredentialID(ctx context.Context, tenantID string, credID []byte) (PasskeyRow, error) {
 	var r PasskeyRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+passkeyColumns+` FROM passkeys WHERE tenant_id = $1 AND credential_id = $2`), tenantID, credID)
+	row := t.row(ctx, `SELECT `+passkeyColumns+` FROM passkeys WHERE tenant_id = $1 AND credential_id = $2`, tenantID, credID)
 	if err := scanPasskey(row, &r); err != nil {
 		return PasskeyRow{}, classify(err)
 	}

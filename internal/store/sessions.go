@@ -58,9 +58,9 @@ func (t *Tx) InsertSession(ctx context.Context, r SessionRow) error {
 func (t *Tx) SessionForAuth(ctx context.Context, id []byte) (SessionAuth, error) {
 	var r SessionAuth
 	var tenantStatus sql.NullString
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+sessionColumns+`, a.kind, a.role, a.status, tn.status
+	row := t.row(ctx, `SELECT `+sessionColumns+`, a.kind, a.role, a.status, tn.status
 		FROM sessions s JOIN accounts a ON a.id = s.account_id LEFT JOIN tenants tn ON tn.id = s.tenant_id
-		WHERE s.id = $1`), id)
+		WHERE s.id = $1`, id)
 	if err := scanSession(row, &r.SessionRow, &r.Kind, &r.Role, &r.AccountStatus, &tenantStatus); err != nil {
 		return SessionAuth{}, classify(err)
 	}

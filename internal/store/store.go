@@ -56,6 +56,9 @@ type DB struct {
 	rebindMu    sync.RWMutex
 	rebindCache map[string]string
 
+	stmtMu sync.Mutex
+	stmts  map[stmtKey]*sql.Stmt
+
 	closeOnce sync.Once
 }
 
@@ -70,7 +73,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
 	}
-	db := &DB{engine: opts.Engine, log: opts.Logger, rebindCache: map[string]string{}}
+	db := &DB{engine: opts.Engine, log: opts.Logger, rebindCache: map[string]string{}, stmts: map[stmtKey]*sql.Stmt{}}
 	var err error
 	switch opts.Engine {
 	case SQLite:
@@ -84,7 +87,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.closePools()
 		return nil, err
 	}
-	db.reader = &Tx{db: db, q: db.read, readOnly: true}
+	db.reader = &Tx{db: db, q: db.read, readOnly: true, pool: db.read}
 	if opts.Engine == SQLite && opts.GroupCommit {
 		db.batcher = newBatcher(db, opts.MaxBatch)
 	}
@@ -237,6 +240,12 @@ func (db *DB) Close() error {
 		if db.batcher != nil {
 			db.batcher.close()
 		}
+		db.stmtMu.Lock()
+		for _, st := range db.stmts {
+			st.Close()
+		}
+		db.stmts = nil
+		db.stmtMu.Unlock()
 		err = db.closePools()
 	})
 	return err
@@ -266,7 +275,7 @@ func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
 		return classify(err)
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	return fn(&Tx{db: db, q: sqlTx, readOnly: true})
+	return fn(&Tx{db: db, q: sqlTx, readOnly: true, pool: db.read, tx: sqlTx})
 }
 
 func (db *DB) snapshotIsolation() sql.IsolationLevel {
@@ -316,7 +325,7 @@ func (db *DB) writeOnce(ctx context.Context, fn func(tx *Tx) error) (err error) 
 			err = fmt.Errorf("store: write function panicked: %v", r)
 		}
 	}()
-	if err := fn(&Tx{db: db, q: sqlTx}); err != nil {
+	if err := fn(&Tx{db: db, q: sqlTx, pool: db.write, tx: sqlTx}); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
@@ -324,6 +333,47 @@ func (db *DB) writeOnce(ctx context.Context, fn func(tx *Tx) error) (err error) 
 		return classify(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// stmtKey names a prepared statement of one pool.
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// maxStmts bounds the statement cache; statements are constants, so it
+// is a safety net.
+const maxStmts = 2000
+
+// stmt returns the pool's prepared statement for query. With prepare set
+// it prepares one on first use; it returns nil if there is none (the
+// caller then runs the query unprepared, and gets any error from there).
+func (db *DB) stmt(ctx context.Context, pool *sql.DB, query string, prepare bool) *sql.Stmt {
+	key := stmtKey{pool, query}
+	db.stmtMu.Lock()
+	st, ok := db.stmts[key]
+	full := db.stmts == nil || len(db.stmts) >= maxStmts
+	db.stmtMu.Unlock()
+	if ok || !prepare || full {
+		return st
+	}
+	// Prepare without the lock held: it waits for a connection.
+	st, err := pool.PrepareContext(ctx, db.rebind(query))
+	if err != nil {
+		return nil
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if db.stmts == nil { // closed meanwhile
+		st.Close()
+		return nil
+	}
+	if old, ok := db.stmts[key]; ok {
+		st.Close()
+		return old
+	}
+	db.stmts[key] = st
+	return st
 }
 
 // rebind rewrites $N placeholders for SQLite (?N). It skips quoted text.

@@ -43,7 +43,7 @@ func (t *Tx) InsertTenant(ctx context.Context, r TenantRow) error {
 // Tenant returns one tenant.
 func (t *Tx) Tenant(ctx context.Context, id string) (TenantRow, error) {
 	var r TenantRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+tenantColumns+` FROM tenants WHERE id = $1`), id)
+	row := t.row(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id)
 	if err := scanTenant(row, &r); err != nil {
 		return TenantRow{}, classify(err)
 	}
@@ -89,7 +89,7 @@ func (t *Tx) UpdateTenantSecurityContact(ctx context.Context, id string, sealed 
 // TenantBySlug returns the tenant with a slug.
 func (t *Tx) TenantBySlug(ctx context.Context, slug string) (TenantRow, error) {
 	var r TenantRow
-	row := t.q.QueryRowContext(ctx, t.db.rebind(`SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`), slug)
+	row := t.row(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`, slug)
 	if err := scanTenant(row, &r); err != nil {
 		return TenantRow{}, classify(err)
 	}

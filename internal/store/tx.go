@@ -14,6 +14,8 @@ type Tx struct {
 	db       *DB
 	q        querier
 	readOnly bool
+	pool     *sql.DB // the pool q belongs to (its statements are cached per pool)
+	tx       *sql.Tx // nil outside a transaction
 }
 
 type querier interface {
@@ -29,11 +31,46 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	if t.readOnly {
 		return nil, errReadOnly
 	}
-	res, err := t.q.ExecContext(ctx, t.db.rebind(query), args...)
+	var res sql.Result
+	var err error
+	if st := t.prepared(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = t.q.ExecContext(ctx, t.db.rebind(query), args...)
+	}
 	if err != nil {
 		return nil, classify(err)
 	}
 	return res, nil
+}
+
+// prepared returns the cached prepared statement for query, bound to the
+// transaction if there is one, or nil when statements are not cached
+// (PostgreSQL: pgx caches prepared statements per connection itself).
+// On SQLite, parsing and planning a statement costs more than running a
+// simple one, so every statement is prepared once per connection.
+//
+// A statement is prepared only outside transactions: preparing takes a
+// connection from the pool, and inside a transaction (which holds one, and
+// on SQLite's write pool the only one) that could wait forever. Inside a
+// transaction an already prepared statement is re-bound to its connection.
+func (t *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	if t.db.engine != SQLite || t.pool == nil {
+		return nil
+	}
+	st := t.db.stmt(ctx, t.pool, query, t.tx == nil)
+	if st == nil || t.tx == nil {
+		return st
+	}
+	return t.tx.StmtContext(ctx, st)
+}
+
+// row runs a query that returns one row.
+func (t *Tx) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, t.db.rebind(query), args...)
 }
 
 // execOne runs a statement that must change exactly one row; zero rows is
@@ -54,7 +91,13 @@ func (t *Tx) execOne(ctx context.Context, query string, args ...any) error {
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := t.q.QueryContext(ctx, t.db.rebind(query), args...)
+	var rows *sql.Rows
+	var err error
+	if st := t.prepared(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = t.q.QueryContext(ctx, t.db.rebind(query), args...)
+	}
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -63,7 +106,7 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 // queryRow scans one row into dest; no row is ErrNotFound.
 func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
-	err := t.q.QueryRowContext(ctx, t.db.rebind(query), args...).Scan(dest...)
+	err := t.row(ctx, query, args...).Scan(dest...)
 	if err != nil {
 		return classify(err)
 	}

@@ -1,0 +1,412 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/valvhq/valv/internal/api"
+)
+
+// The authorization scenario table (AZ-1..AZ-4, TEN-1): every API route,
+// called by every kind of principal, with the status each must get. A
+// route that is not in the table fails the test, so the table grows with
+// the API. Beyond statuses, no response to a principal outside tenant A may
+// contain tenant A's data, and probing another tenant's id answers exactly
+// like probing an id that does not exist.
+
+// The principals, in the order of the columns below.
+var principalNames = []string{
+	"anonymous", "member", "auditor", "admin", "owner", "other_owner", "operator", "security",
+	"revoked_key", "expired_key", "wrong_scope_key", "disallowed_ip_key", "untrusted_proxy_key",
+}
+
+// scenario is one route's row: the request, and the 13 expected statuses.
+type scenario struct {
+	route string // "METHOD /pattern"
+	path  string // the path, with {id} filled by param
+	// param, if set, makes the path parameter for one cell (fresh
+	// resources for destructive calls); else the path is used as is.
+	param func(s *scenarioEnv) string
+	body  func(s *scenarioEnv) any
+	// fresh gives session principals a new login for this call (for calls
+	// that end sessions).
+	fresh  bool
+	expect string
+}
+
+type principal struct {
+	name    string
+	client  *client
+	header  http.Header
+	tenantA bool // belongs to tenant A (may see its data)
+	relogin func() *client
+}
+
+type scenarioEnv struct {
+	ts         *testServer
+	principals []*principal
+	ownerA     *client
+	tenantA    struct{ ID, Slug, Name string }
+	adminID    string
+	memberSess string
+	keyID      string
+	secretsA   []string // tenant A's data: no one outside tenant A may see these
+	metadataA  []string // tenant A's metadata: operators may see these too
+	seq        atomic.Int64
+}
+
+func (s *scenarioEnv) unique(prefix string) string {
+	return fmt.Sprintf("%s%d", prefix, s.seq.Add(1))
+}
+
+// invited creates a fresh invited user in tenant A and returns its id.
+func (s *scenarioEnv) invited() string {
+	var inv struct {
+		Account struct{ ID string } `json:"account"`
+	}
+	s.ownerA.must(201, "POST", "/api/v1/users", map[string]string{"email": s.unique("fresh") + "@a.se", "role": "member"}).json(s.ts.t, &inv)
+	return inv.Account.ID
+}
+
+// freshKey creates a fresh key in tenant A and returns its id.
+func (s *scenarioEnv) freshKey() string {
+	var k struct {
+		APIKey struct{ ID string } `json:"api_key"`
+	}
+	s.ownerA.must(201, "POST", "/api/v1/api-keys", map[string]any{"name": s.unique("k"), "scopes": []string{"validate"}}).json(s.ts.t, &k)
+	return k.APIKey.ID
+}
+
+var junkToken = strings.Repeat("A", 43)
+
+func scenarios() []scenario {
+	fixed := func(v any) func(*scenarioEnv) any { return func(*scenarioEnv) any { return v } }
+	return []scenario{
+		// System routes: public; failing keys are refused before anything.
+		{route: "GET /api/v1/openapi.json", expect: "200 200 200 200 200 200 200 200 401 401 200 403 403"},
+		{route: "GET /api/v1/sys/seal-status", expect: "200 200 200 200 200 200 200 200 401 401 200 403 403"},
+		{route: "POST /api/v1/sys/unseal", body: fixed(map[string]string{"share": "valv1.x"}), expect: "409 409 409 409 409 409 409 409 401 401 409 403 403"},
+		{route: "POST /api/v1/sys/seal", body: fixed(map[string]string{"share": "valv1.x"}), expect: "409 409 409 409 409 409 409 409 401 401 409 403 403"},
+
+		// Public authentication routes answer alike, whoever asks.
+		{route: "POST /api/v1/auth/login", body: fixed(map[string]string{"tenant": "nope", "email": "x@y.se", "password": "wrong password here"}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/login/mfa", body: fixed(map[string]string{"challenge": junkToken, "method": "totp", "code": "123456"}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/login/email-code", body: fixed(map[string]string{"challenge": junkToken}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/login/passkey/begin", body: fixed(map[string]string{"challenge": junkToken}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/login/passkey/finish", body: fixed(map[string]any{"challenge": junkToken, "credential": map[string]any{}}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/passkey/begin", body: func(s *scenarioEnv) any { return map[string]string{"tenant": s.tenantA.Slug} }, expect: "200 200 200 200 200 200 200 200 401 401 200 403 403"},
+		{route: "POST /api/v1/auth/passkey/finish", body: fixed(map[string]any{"ceremony": junkToken, "credential": map[string]any{}}), expect: "400 400 400 400 400 400 400 400 401 401 400 403 403"},
+		{route: "GET /api/v1/auth/oidc/{tenant}/start", param: func(s *scenarioEnv) string { return s.tenantA.Slug }, expect: "404 404 404 404 404 404 404 404 401 401 404 403 403"},
+		{route: "GET /api/v1/auth/oidc/callback", path: "/api/v1/auth/oidc/callback?state=x&code=y", expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/setup", body: fixed(map[string]string{"token": junkToken, "password": "a long enough password"}), expect: "404 404 404 404 404 404 404 404 401 401 404 403 403"},
+		{route: "POST /api/v1/auth/password/forgot", body: fixed(map[string]string{"tenant": "nope", "email": "x@y.se"}), expect: "202 202 202 202 202 202 202 202 401 401 202 403 403"},
+		{route: "POST /api/v1/auth/password/reset", body: fixed(map[string]string{"token": junkToken, "password": "a long enough password"}), expect: "404 404 404 404 404 404 404 404 401 401 404 403 403"},
+
+		// Own account: any logged-in person; never an API key.
+		{route: "POST /api/v1/auth/logout", fresh: true, expect: "204 204 204 204 204 204 204 204 401 401 204 403 403"},
+		{route: "POST /api/v1/auth/logout-everywhere", fresh: true, expect: "401 200 200 200 200 200 200 200 401 401 401 403 403"},
+		{route: "GET /api/v1/auth/me", expect: "401 200 200 200 200 200 200 200 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/password", body: fixed(map[string]string{"current_password": "not my password", "new_password": "x"}), expect: "401 400 400 400 400 400 400 400 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/totp", expect: "401 200 200 200 200 200 200 200 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/totp/confirm", body: fixed(map[string]string{"code": "000000"}), expect: "401 400 400 400 400 400 400 400 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/totp/disable", body: fixed(map[string]string{"password": "not my password"}), expect: "401 400 400 400 400 400 400 400 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/recovery-codes", body: fixed(map[string]string{"password": "not my password"}), expect: "401 400 400 400 400 400 400 400 401 401 401 403 403"},
+		{route: "GET /api/v1/auth/passkeys", expect: "401 200 200 200 200 200 200 200 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/passkeys/begin", expect: "401 200 200 200 200 200 200 200 401 401 401 403 403"},
+		{route: "POST /api/v1/auth/passkeys/finish", body: fixed(map[string]any{"ceremony": junkToken, "credential": map[string]any{}}), expect: "401 400 400 400 400 400 400 400 401 401 401 403 403"},
+		{route: "DELETE /api/v1/auth/passkeys/{id}", param: func(*scenarioEnv) string { return uuid.NewString() }, expect: "401 404 404 404 404 404 404 404 401 401 401 403 403"},
+		{route: "GET /api/v1/sessions", expect: "401 200 200 200 200 200 200 200 401 401 401 403 403"},
+		{route: "DELETE /api/v1/sessions/{id}", param: func(s *scenarioEnv) string { return s.memberSess }, fresh: true, expect: "401 204 404 404 404 404 404 404 401 401 401 403 403"},
+
+		// The tenant's users: owners and admins; another tenant sees 404.
+		{route: "GET /api/v1/users", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/users", body: func(s *scenarioEnv) any {
+			return map[string]string{"email": s.unique("new") + "@a.se", "role": "member"}
+		}, expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/users/{id}", param: func(s *scenarioEnv) string { return s.adminID }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "PATCH /api/v1/users/{id}", param: func(s *scenarioEnv) string { return s.adminID }, body: fixed(map[string]string{"display_name": "Ada Admin"}), expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/users/{id}", param: func(s *scenarioEnv) string { return s.invited() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/users/{id}/setup-link", param: func(s *scenarioEnv) string { return s.invited() }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/operators", expect: "401 403 403 403 403 403 403 200 401 401 403 403 403"},
+		{route: "POST /api/v1/operators", body: func(s *scenarioEnv) any {
+			return map[string]string{"email": s.unique("op") + "@valv.test", "role": "operator"}
+		}, expect: "401 403 403 403 403 403 403 201 401 401 403 403 403"},
+
+		// Tenants: operators manage them by metadata; users see their own.
+		{route: "GET /api/v1/tenants", expect: "401 403 403 403 403 403 200 200 401 401 403 403 403"},
+		{route: "POST /api/v1/tenants", body: func(s *scenarioEnv) any { return map[string]string{"name": s.unique("Tenant ")} }, expect: "401 403 403 403 403 403 201 201 401 401 403 403 403"},
+		{route: "GET /api/v1/tenants/{id}", param: func(s *scenarioEnv) string { return s.tenantA.ID }, expect: "401 200 200 200 200 404 200 200 401 401 403 403 403"},
+		{route: "PATCH /api/v1/tenants/{id}", param: func(s *scenarioEnv) string { return s.tenantA.ID }, body: fixed(map[string]string{"status": "active"}), expect: "401 403 403 403 403 404 200 200 401 401 403 403 403"},
+		{route: "GET /api/v1/tenant", expect: "401 200 200 200 200 200 404 404 401 401 403 403 403"},
+		{route: "GET /api/v1/tenant/settings", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "PATCH /api/v1/tenant/settings", body: fixed(map[string]string{"language": "sv"}), expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/tenant/oidc", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "PUT /api/v1/tenant/oidc", body: fixed(map[string]any{"issuer": "https://idp.example.se", "client_id": "c", "client_secret": "s", "claim": "email", "enabled": false}), expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+
+		// API keys: owners and admins of the tenant.
+		{route: "GET /api/v1/api-keys", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/api-keys", body: fixed(map[string]any{"name": "ci", "scopes": []string{"validate"}}), expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/api-keys/{id}", param: func(s *scenarioEnv) string { return s.keyID }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "PUT /api/v1/api-keys/{id}", param: func(s *scenarioEnv) string { return s.keyID }, body: fixed(map[string]any{"name": "wrong scope", "scopes": []string{"validate"}}), expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/api-keys/{id}", param: func(s *scenarioEnv) string { return s.freshKey() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+	}
+}
+
+func TestAuthorizationScenarios(t *testing.T) {
+	env := setupScenarios(t)
+	table := map[string]scenario{}
+	for _, sc := range scenarios() {
+		table[sc.route] = sc
+	}
+	// Every route must be in the table, and every row must be a route.
+	var routes []string
+	for _, r := range api.New(api.Deps{}).Routes() {
+		key := r.Method + " " + r.Pattern
+		routes = append(routes, key)
+		if _, ok := table[key]; !ok {
+			t.Errorf("route %s is not in the authorization scenario table", key)
+		}
+	}
+	for key := range table {
+		found := false
+		for _, r := range routes {
+			found = found || r == key
+		}
+		if !found {
+			t.Errorf("scenario %s names no route", key)
+		}
+	}
+	update := os.Getenv("VALV_SCENARIO_PRINT") != ""
+	var printed []string
+	for _, sc := range scenarios() {
+		want := strings.Fields(sc.expect)
+		if len(want) != len(principalNames) {
+			t.Fatalf("%s: %d expectations for %d principals", sc.route, len(want), len(principalNames))
+		}
+		method, pattern, _ := strings.Cut(sc.route, " ")
+		var got []string
+		for i, p := range env.principals {
+			path := sc.path
+			if path == "" {
+				path = pattern
+			}
+			if sc.param != nil {
+				path = paramPattern.ReplaceAllString(pattern, sc.param(env))
+			}
+			var body any
+			if sc.body != nil {
+				body = sc.body(env)
+			}
+			c := p.client
+			if sc.fresh && p.relogin != nil {
+				c = p.relogin()
+			}
+			r := env.do(p, c, method, path, body)
+			got = append(got, strconv.Itoa(r.Status))
+			if !update && strconv.Itoa(r.Status) != want[i] {
+				t.Errorf("%s as %s: %d, want %s: %s", sc.route, p.name, r.Status, want[i], firstN(r.Body, 160))
+			}
+			if r.Status >= 500 {
+				t.Errorf("%s as %s: server error %d", sc.route, p.name, r.Status)
+			}
+			if !p.tenantA {
+				leaks := env.secretsA
+				if p.name != "operator" && p.name != "security" {
+					leaks = append(append([]string{}, leaks...), env.metadataA...)
+				}
+				for _, secret := range leaks {
+					if bytes.Contains(r.Body, []byte(secret)) {
+						t.Errorf("%s as %s: the response holds tenant A's %q", sc.route, p.name, secret)
+					}
+				}
+			}
+			// Probing another tenant's id answers like a missing id.
+			if p.name == "other_owner" && sc.param != nil && r.Status == 404 {
+				missing := env.do(p, c, method, paramPattern.ReplaceAllString(pattern, uuid.NewString()), body)
+				if missing.Status != r.Status || normalise(missing.Body) != normalise(r.Body) {
+					t.Errorf("%s: another tenant's id answers %d %s, a missing id %d %s", sc.route, r.Status, r.Body, missing.Status, missing.Body)
+				}
+			}
+		}
+		printed = append(printed, fmt.Sprintf("%-45s %s", sc.route, strings.Join(got, " ")))
+		if sc.fresh {
+			env.relogin() // logging out everywhere ended the principals' own sessions too
+		}
+	}
+	if update {
+		sort.Strings(printed)
+		t.Log("\n" + strings.Join(printed, "\n"))
+	}
+}
+
+// relogin gives every session principal a new session.
+func (s *scenarioEnv) relogin() {
+	// An hour on, so the operators' e-mailed codes stay under their
+	// hourly limit; every session principal logs in anew anyway.
+	s.ts.clock.Advance(time.Hour)
+	for _, p := range s.principals {
+		if p.relogin != nil {
+			p.client = p.relogin()
+		}
+		switch p.name {
+		case "owner":
+			s.ownerA = p.client
+		case "member":
+			var sessions []struct {
+				ID string `json:"id"`
+			}
+			p.client.must(200, "GET", "/api/v1/sessions", nil).json(s.ts.t, &sessions)
+			s.memberSess = sessions[0].ID
+		}
+	}
+}
+
+var paramPattern = regexp.MustCompile(`\{[a-z_]+\}`)
+
+func normalise(body []byte) string {
+	var env map[string]map[string]any
+	if json.Unmarshal(body, &env) != nil {
+		return string(body)
+	}
+	delete(env["error"], "request_id")
+	b, _ := json.Marshal(env)
+	return string(b)
+}
+
+// do sends a request as a principal: with its session cookie (client) or
+// its API key and headers.
+func (s *scenarioEnv) do(p *principal, c *client, method, path string, body any) response {
+	s.ts.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.ts.base+path, rd)
+	if err != nil {
+		s.ts.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range p.header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		s.ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Body: data, Header: resp.Header}
+}
+
+// login logs a user of a tenant in with a fresh client.
+func (ts *testServer) login(slug, email string) *client {
+	c := ts.client()
+	c.must(200, "POST", "/api/v1/auth/login", map[string]string{"tenant": slug, "email": email, "password": testPassword})
+	return c
+}
+
+// operatorLogin logs an operator in (with an e-mailed code).
+func (ts *testServer) operatorLogin(email string) *client {
+	c := ts.client()
+	var lr loginResp
+	c.must(200, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": testPassword}).json(ts.t, &lr)
+	ts.emailCodeLogin(c, lr.Challenge, email)
+	return c
+}
+
+func setupScenarios(t *testing.T) *scenarioEnv {
+	ts := startServer(t)
+	env := &scenarioEnv{ts: ts}
+	security := ts.operator()
+	var inv struct {
+		Account   struct{ ID string } `json:"account"`
+		SetupLink string              `json:"setup_link"`
+	}
+	security.must(201, "POST", "/api/v1/operators", map[string]string{"email": "op2@valv.test", "role": "operator"}).json(t, &inv)
+	ts.client().must(200, "POST", "/api/v1/auth/setup", map[string]string{"token": tokenOf(t, inv.SetupLink), "password": testPassword})
+	operator := ts.operatorLogin("op2@valv.test")
+
+	slugA, ownerA := ts.tenantWithOwner(security, "Tenant Alfa AB", "owner@alfa.se")
+	env.ownerA = ownerA
+	ownerA.must(200, "GET", "/api/v1/tenant", nil).json(t, &env.tenantA)
+	users := map[string]*client{}
+	for _, role := range []string{"member", "auditor", "admin"} {
+		email := role + "@alfa.se"
+		ownerA.must(201, "POST", "/api/v1/users", map[string]string{"email": email, "role": role}).json(t, &inv)
+		ts.client().must(200, "POST", "/api/v1/auth/setup", map[string]string{"token": tokenOf(t, inv.SetupLink), "password": testPassword})
+		users[role] = ts.login(slugA, email)
+		if role == "admin" {
+			env.adminID = inv.Account.ID
+		}
+		env.secretsA = append(env.secretsA, email, inv.Account.ID)
+	}
+	slugB, ownerB := ts.tenantWithOwner(security, "Tenant Beta AB", "owner@beta.se")
+
+	key := func(scopes []string, allowed []string, expires *time.Time) (string, string) {
+		var k struct {
+			APIKey struct{ ID string } `json:"api_key"`
+			Key    string              `json:"key"`
+		}
+		body := map[string]any{"name": env.unique("key"), "scopes": scopes, "allowed_ips": allowed}
+		if expires != nil {
+			body["expires_at"] = expires
+		}
+		ownerA.must(201, "POST", "/api/v1/api-keys", body).json(t, &k)
+		return k.APIKey.ID, k.Key
+	}
+	all := []string{"tenant:read", "users:read", "documents:read", "documents:write", "messages:read", "messages:send", "audit:read", "gdpr:manage", "retention:manage", "validate"}
+	revokedID, revoked := key(all, nil, nil)
+	ownerA.must(204, "DELETE", "/api/v1/api-keys/"+revokedID, nil)
+	soon := ts.clock.Now().Add(time.Minute)
+	_, expired := key(all, nil, &soon)
+	wrongID, wrong := key([]string{"validate"}, nil, nil)
+	env.keyID = wrongID
+	_, disallowed := key(all, []string{"192.0.2.55"}, nil)
+	_, proxied := key(all, []string{"203.0.113.7/32"}, nil)
+	ts.clock.Advance(2 * time.Minute) // the expiring key is now expired
+	bearer := func(k string) http.Header { return http.Header{"Authorization": {"Bearer " + k}} }
+	proxyHeader := bearer(proxied)
+	proxyHeader.Set("X-Forwarded-For", "203.0.113.7")
+
+	var sessions []struct {
+		ID string `json:"id"`
+	}
+	users["member"].must(200, "GET", "/api/v1/sessions", nil).json(t, &sessions)
+	env.memberSess = sessions[0].ID
+	env.secretsA = append(env.secretsA, "owner@alfa.se", "security@alfa.se", wrongID, env.memberSess)
+	env.metadataA = []string{env.tenantA.ID, env.tenantA.Slug, env.tenantA.Name}
+
+	anon := ts.client()
+	env.principals = []*principal{
+		{name: "anonymous", client: anon},
+		{name: "member", client: users["member"], tenantA: true, relogin: func() *client { return ts.login(slugA, "member@alfa.se") }},
+		{name: "auditor", client: users["auditor"], tenantA: true, relogin: func() *client { return ts.login(slugA, "auditor@alfa.se") }},
+		{name: "admin", client: users["admin"], tenantA: true, relogin: func() *client { return ts.login(slugA, "admin@alfa.se") }},
+		{name: "owner", client: ownerA, tenantA: true, relogin: func() *client { return ts.login(slugA, "owner@alfa.se") }},
+		{name: "other_owner", client: ownerB, relogin: func() *client { return ts.login(slugB, "owner@beta.se") }},
+		{name: "operator", client: operator, relogin: func() *client { return ts.operatorLogin("op2@valv.test") }},
+		{name: "security", client: security, relogin: func() *client { return ts.operatorLogin("ops@valv.test") }},
+		{name: "revoked_key", client: anon, header: bearer(revoked), tenantA: true},
+		{name: "expired_key", client: anon, header: bearer(expired), tenantA: true},
+		{name: "wrong_scope_key", client: anon, header: bearer(wrong), tenantA: true},
+		{name: "disallowed_ip_key", client: anon, header: bearer(disallowed), tenantA: true},
+		{name: "untrusted_proxy_key", client: anon, header: proxyHeader, tenantA: true},
+	}
+	return env
+}
