@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/call"
+	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/tenant"
@@ -18,6 +20,8 @@ type Deps struct {
 	Seal    SealControl
 	Auth    *auth.Service
 	Tenants *tenant.Service
+	Trail   *audit.Trail
+	Data    *document.Validator
 	Now     func() time.Time
 }
 
@@ -27,6 +31,8 @@ type API struct {
 	seal    SealControl
 	auth    *auth.Service
 	tenants *tenant.Service
+	trail   *audit.Trail
+	data    *document.Validator
 	now     func() time.Time
 }
 
@@ -38,7 +44,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, data: d.Data, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -59,6 +65,17 @@ type Route struct {
 	Request  any // a value of the request body's type, or nil
 	Response any // a value of the success body's type, or nil
 	Status   int // the success status
+	// Query documents the query parameters.
+	Query []Param
+	// ContentType is the success body's media type (default JSON).
+	ContentType string
+}
+
+// Param is a documented query parameter.
+type Param struct {
+	Name        string
+	Type        string // string, integer, boolean; "date-time" is a string in RFC 3339
+	Description string
 }
 
 // Routes returns every route of the API, with its documentation.
@@ -69,6 +86,8 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.userRoutes()...)
 	rs = append(rs, a.tenantRoutes()...)
 	rs = append(rs, a.apiKeyRoutes()...)
+	rs = append(rs, a.auditRoutes()...)
+	rs = append(rs, a.validateRoutes()...)
 	return rs
 }
 
@@ -85,8 +104,8 @@ func (a *API) ServerRoutes() []server.Route {
 // handlerFunc is a handler that returns its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (a *API) route(method, pattern string, access Access, status int, summary string, h handlerFunc) Route {
-	return Route{Route: server.Route{Method: method, Pattern: pattern, Class: server.ClassAPI, Handler: a.handle(h)},
+func (a *API) route(method, pattern, action string, access Access, status int, summary string, h handlerFunc) Route {
+	return Route{Route: server.Route{Method: method, Pattern: pattern, Class: server.ClassAPI, Handler: a.handle(h), Action: action},
 		Access: access, Status: status, Summary: summary}
 }
 
@@ -95,6 +114,8 @@ func (r Route) tag(t string) Route             { r.Tag = t; return r }
 func (r Route) body(req any) Route             { r.Request = req; return r }
 func (r Route) returns(resp any) Route         { r.Response = resp; return r }
 func (r Route) with(f func(Route) Route) Route { return f(r) }
+func (r Route) query(ps ...Param) Route        { r.Query = append(r.Query, ps...); return r }
+func (r Route) produces(ct string) Route       { r.ContentType = ct; return r }
 
 // handle writes a handler's error as a problem envelope and logs the cause
 // of internal errors under the request id.

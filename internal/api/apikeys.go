@@ -10,11 +10,11 @@ import (
 func (a *API) apiKeyRoutes() []Route {
 	t := func(r Route) Route { return r.tag("api-keys") }
 	return []Route{
-		a.route("GET", "/api/v1/api-keys", Session, 200, "List your organisation's API keys (owners and admins)", a.listKeys).with(t).returns([]auth.APIKey{}),
-		a.route("POST", "/api/v1/api-keys", Session, 201, "Create an API key: scoped, optionally expiring and limited to addresses; the key is shown once", a.createKey).with(t).body(auth.APIKeyInput{}).returns(newKeyResponse{}),
-		a.route("GET", "/api/v1/api-keys/{id}", Session, 200, "One API key", a.getKey).with(t).returns(auth.APIKey{}),
-		a.route("PUT", "/api/v1/api-keys/{id}", Session, 200, "Change a key's name, scopes, allowed addresses and expiry", a.updateKey).with(t).body(auth.APIKeyInput{}).returns(auth.APIKey{}),
-		a.route("DELETE", "/api/v1/api-keys/{id}", Session, 204, "Revoke a key; its next request is refused", a.revokeKey).with(t),
+		a.route("GET", "/api/v1/api-keys", "apikey.list", Session, 200, "List your organisation's API keys (owners and admins)", a.listKeys).with(t).returns([]auth.APIKey{}),
+		a.route("POST", "/api/v1/api-keys", "apikey.create", Session, 201, "Create an API key: scoped, optionally expiring and limited to addresses; the key is shown once", a.createKey).with(t).body(auth.APIKeyInput{}).returns(newKeyResponse{}),
+		a.route("GET", "/api/v1/api-keys/{id}", "apikey.read", Session, 200, "One API key", a.getKey).with(t).returns(auth.APIKey{}),
+		a.route("PUT", "/api/v1/api-keys/{id}", "apikey.update", Session, 200, "Change a key's name, scopes, allowed addresses and expiry", a.updateKey).with(t).body(auth.APIKeyInput{}).returns(auth.APIKey{}),
+		a.route("DELETE", "/api/v1/api-keys/{id}", "apikey.revoke", Session, 204, "Revoke a key; its next request is refused", a.revokeKey).with(t),
 	}
 }
 

@@ -37,6 +37,13 @@ func (a *API) OpenAPI() ([]byte, error) {
 		for _, name := range pathParams(r.Pattern) {
 			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 		}
+		for _, q := range r.Query {
+			schema := map[string]any{"type": q.Type}
+			if q.Type == "date-time" {
+				schema = map[string]any{"type": "string", "format": "date-time"}
+			}
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "description": q.Description, "schema": schema})
+		}
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
@@ -50,7 +57,11 @@ func (a *API) OpenAPI() ([]byte, error) {
 		}
 		ok := map[string]any{"description": http.StatusText(status)}
 		if r.Response != nil {
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(r.Response))}}
+			ct := r.ContentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			ok["content"] = map[string]any{ct: map[string]any{"schema": g.schema(reflect.TypeOf(r.Response))}}
 		}
 		op["responses"] = map[string]any{
 			strconv.Itoa(status): ok,
@@ -79,9 +90,10 @@ func (a *API) OpenAPI() ([]byte, error) {
 			"responses": map[string]any{"Error": map[string]any{"description": "An error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}},
 			"securitySchemes": map[string]any{
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": "valv_session"},
+				"apiKey":  map[string]any{"type": "http", "scheme": "bearer", "description": "An API key, valv_<id>_<secret>"},
 			},
 		},
-		"security": []any{map[string]any{"session": []any{}}},
+		"security": []any{map[string]any{"session": []any{}}, map[string]any{"apiKey": []any{}}},
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

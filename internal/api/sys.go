@@ -28,12 +28,12 @@ type SealControl interface {
 
 func (a *API) sysRoutes() []Route {
 	return []Route{
-		a.route("GET", "/api/v1/openapi.json", Public, 200, "This OpenAPI document", a.openAPI).allowSealed().tag("sys"),
-		a.route("GET", "/api/v1/sys/seal-status", Public, 200, "Whether Valv is sealed, and unseal progress", a.sealStatus).
+		a.route("GET", "/api/v1/openapi.json", "api.openapi.read", Public, 200, "This OpenAPI document", a.openAPI).allowSealed().tag("sys"),
+		a.route("GET", "/api/v1/sys/seal-status", "sys.seal.status", Public, 200, "Whether Valv is sealed, and unseal progress", a.sealStatus).
 			allowSealed().tag("sys").returns(SealStatus{}),
-		a.route("POST", "/api/v1/sys/unseal", Public, 200, "Give one key holder's unseal share (never logged); a bad share is refused and not counted", a.unseal).
+		a.route("POST", "/api/v1/sys/unseal", "sys.unseal", Public, 200, "Give one key holder's unseal share (never logged); a bad share is refused and not counted", a.unseal).
 			allowSealed().tag("sys").body(unsealRequest{}).returns(SealStatus{}),
-		a.route("POST", "/api/v1/sys/seal", Public, 204, "Seal now: drop every key from memory; one valid share proves a key holder asks", a.sealNow).
+		a.route("POST", "/api/v1/sys/seal", "sys.seal", Public, 204, "Seal now: drop every key from memory; one valid share proves a key holder asks", a.sealNow).
 			allowSealed().tag("sys").body(sealRequest{}),
 	}
 }

@@ -11,15 +11,15 @@ import (
 func (a *API) tenantRoutes() []Route {
 	t := func(r Route) Route { return r.tag("tenants") }
 	return []Route{
-		a.route("GET", "/api/v1/tenants", Session, 200, "List tenants (operators)", a.listTenants).with(t).returns(page[tenant.Tenant]{}),
-		a.route("POST", "/api/v1/tenants", Session, 201, "Create a tenant and, optionally, its owner (operators)", a.createTenant).with(t).body(createTenantRequest{}).returns(tenant.Created{}),
-		a.route("GET", "/api/v1/tenants/{id}", Session, 200, "One tenant (operators: metadata only)", a.getTenant).with(t).returns(tenant.Tenant{}),
-		a.route("PATCH", "/api/v1/tenants/{id}", Session, 200, "Suspend or re-activate a tenant (operators)", a.patchTenant).with(t).body(tenantStatusRequest{}).returns(tenant.Tenant{}),
-		a.route("GET", "/api/v1/tenant", Session, 200, "Your organisation", a.ownTenant).with(t).returns(tenant.Tenant{}),
-		a.route("GET", "/api/v1/tenant/settings", Session, 200, "Your organisation's settings (owners and admins)", a.getSettings).with(t).returns(tenant.Settings{}),
-		a.route("PATCH", "/api/v1/tenant/settings", Session, 200, "Change your organisation's settings (owners and admins)", a.patchSettings).with(t).body(settingsRequest{}).returns(tenant.Settings{}),
-		a.route("GET", "/api/v1/tenant/oidc", Session, 200, "Your organisation's single sign-on settings (owners and admins)", a.getOIDC).with(t).returns(auth.OIDCConfig{}),
-		a.route("PUT", "/api/v1/tenant/oidc", Session, 200, "Set your organisation's identity provider (owners and admins)", a.putOIDC).with(t).body(auth.OIDCConfig{}).returns(auth.OIDCConfig{}),
+		a.route("GET", "/api/v1/tenants", "tenant.list", Session, 200, "List tenants (operators)", a.listTenants).with(t).returns(page[tenant.Tenant]{}),
+		a.route("POST", "/api/v1/tenants", "tenant.create", Session, 201, "Create a tenant and, optionally, its owner (operators)", a.createTenant).with(t).body(createTenantRequest{}).returns(tenant.Created{}),
+		a.route("GET", "/api/v1/tenants/{id}", "tenant.read", Session, 200, "One tenant (operators: metadata only)", a.getTenant).with(t).returns(tenant.Tenant{}),
+		a.route("PATCH", "/api/v1/tenants/{id}", "tenant.suspend", Session, 200, "Suspend or re-activate a tenant (operators)", a.patchTenant).with(t).body(tenantStatusRequest{}).returns(tenant.Tenant{}),
+		a.route("GET", "/api/v1/tenant", "tenant.read", Session, 200, "Your organisation", a.ownTenant).with(t).returns(tenant.Tenant{}),
+		a.route("GET", "/api/v1/tenant/settings", "tenant.settings.read", Session, 200, "Your organisation's settings (owners and admins)", a.getSettings).with(t).returns(tenant.Settings{}),
+		a.route("PATCH", "/api/v1/tenant/settings", "tenant.settings.update", Session, 200, "Change your organisation's settings (owners and admins)", a.patchSettings).with(t).body(settingsRequest{}).returns(tenant.Settings{}),
+		a.route("GET", "/api/v1/tenant/oidc", "tenant.oidc.read", Session, 200, "Your organisation's single sign-on settings (owners and admins)", a.getOIDC).with(t).returns(auth.OIDCConfig{}),
+		a.route("PUT", "/api/v1/tenant/oidc", "tenant.oidc.configure", Session, 200, "Set your organisation's identity provider (owners and admins)", a.putOIDC).with(t).body(auth.OIDCConfig{}).returns(auth.OIDCConfig{}),
 	}
 }
 

@@ -13,14 +13,14 @@ import (
 func (a *API) userRoutes() []Route {
 	t := func(r Route) Route { return r.tag("users") }
 	return []Route{
-		a.route("GET", "/api/v1/users", Session, 200, "List the users of your organisation (owners and admins)", a.listUsers).with(t).returns(page[auth.Account]{}),
-		a.route("POST", "/api/v1/users", Session, 201, "Invite a user; they set up the account from a one-time link", a.inviteUser).with(t).body(tenant.InviteInput{}).returns(invited{}),
-		a.route("GET", "/api/v1/users/{id}", Session, 200, "One user (owners and admins, or the user)", a.getUser).with(t).returns(auth.Account{}),
-		a.route("PATCH", "/api/v1/users/{id}", Session, 200, "Change a user's role, status, name or language; a new role ends their sessions", a.updateUser).with(t).body(tenant.UserPatch{}).returns(auth.Account{}),
-		a.route("DELETE", "/api/v1/users/{id}", Session, 204, "Remove a user", a.deleteUser).with(t),
-		a.route("POST", "/api/v1/users/{id}/setup-link", Session, 200, "Replace an invited user's setup link", a.resendSetup).with(t).returns(invited{}),
-		a.route("GET", "/api/v1/operators", Session, 200, "List operator accounts (security operators)", a.listOperators).with(t).returns([]auth.Account{}),
-		a.route("POST", "/api/v1/operators", Session, 201, "Create an operator account (security operators)", a.createOperator).with(t).body(operatorRequest{}).returns(invited{}),
+		a.route("GET", "/api/v1/users", "user.list", Session, 200, "List the users of your organisation (owners and admins)", a.listUsers).with(t).returns(page[auth.Account]{}),
+		a.route("POST", "/api/v1/users", "user.create", Session, 201, "Invite a user; they set up the account from a one-time link", a.inviteUser).with(t).body(tenant.InviteInput{}).returns(invited{}),
+		a.route("GET", "/api/v1/users/{id}", "user.read", Session, 200, "One user (owners and admins, or the user)", a.getUser).with(t).returns(auth.Account{}),
+		a.route("PATCH", "/api/v1/users/{id}", "user.update", Session, 200, "Change a user's role, status, name or language; a new role ends their sessions", a.updateUser).with(t).body(tenant.UserPatch{}).returns(auth.Account{}),
+		a.route("DELETE", "/api/v1/users/{id}", "user.delete", Session, 204, "Remove a user", a.deleteUser).with(t),
+		a.route("POST", "/api/v1/users/{id}/setup-link", "user.setup_link", Session, 200, "Replace an invited user's setup link", a.resendSetup).with(t).returns(invited{}),
+		a.route("GET", "/api/v1/operators", "operator.list", Session, 200, "List operator accounts (security operators)", a.listOperators).with(t).returns([]auth.Account{}),
+		a.route("POST", "/api/v1/operators", "operator.create", Session, 201, "Create an operator account (security operators)", a.createOperator).with(t).body(operatorRequest{}).returns(invited{}),
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/config"
+	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/store"
@@ -56,11 +58,13 @@ type App struct {
 	registry   *prometheus.Registry
 	closers    []func() error
 	httpClient *http.Client
+	mail       mailer
 
 	Installation store.InstallationRow
 	Keys         *keyring.Keyring
 	Auth         *auth.Service
 	Tenants      *tenant.Service
+	Trail        *audit.Trail
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -121,6 +125,12 @@ func (a *App) buildServices() error {
 	if err != nil {
 		return err
 	}
+	a.mail = mailer
+	a.Trail, err = audit.New(audit.Options{DB: a.db, Keys: a.Keys, Logger: a.log, Now: a.now,
+		Installation: a.Installation.ID, Registry: a.registry})
+	if err != nil {
+		return err
+	}
 	a.Auth, err = auth.New(auth.Options{
 		DB:                  a.db,
 		Keys:                a.Keys,
@@ -133,18 +143,19 @@ func (a *App) buildServices() error {
 		OperatorIdleTimeout: a.cfg.Auth.OperatorIdleTimeout,
 		Hasher:              auth.NewHasher(auth.DefaultParams, a.cfg.Auth.MaxConcurrentHashes),
 		HTTPClient:          a.httpClient,
+		Audit:               a.Trail,
 	})
 	if err != nil {
 		return err
 	}
-	a.Tenants = tenant.NewService(a.db, a.Keys, a.Auth, a.Auth, a.now)
+	a.Tenants = tenant.NewService(a.db, a.Keys, a.Auth, a.Auth, a.Trail, a.now)
 	return nil
 }
 
-func (a *App) mailer() (auth.Mailer, error) {
+func (a *App) mailer() (mailer, error) {
 	t, err := newTransport(a.cfg)
 	if err != nil {
-		return nil, err
+		return mailer{}, err
 	}
 	return mailer{send: t}, nil
 }
@@ -240,7 +251,8 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
-	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys}, Auth: a.Auth, Tenants: a.Tenants, Now: a.now}).ServerRoutes()
+	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
+		Data: document.NewValidator(a.Trail, a.Tenants, a.now), Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.
@@ -257,6 +269,7 @@ func (a *App) Server() (*server.Server, server.Certificate, error) {
 		Checks:       a.readinessChecks(),
 		Sealed:       a.Keys.Sealed,
 		Authenticate: a.authenticate,
+		Audit:        a.Trail.HTTP,
 		Registry:     a.registry,
 		Out:          a.out,
 		Now:          a.now,
@@ -310,7 +323,27 @@ func (a *App) Serve(ctx context.Context) error {
 	case cert.SelfSigned:
 		fmt.Fprintf(a.out, "Using the self-signed TLS certificate %s (SHA-256 %s)\n", cert.Path, cert.Fingerprint)
 	}
-	return srv.Serve(ctx, ln)
+	sinks, err := a.auditSinks()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	jobs, stopJobs := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); a.runAuditJobs(jobs, sinks) }()
+	err = srv.Serve(ctx, ln)
+	stopJobs()
+	<-done
+	// A last checkpoint, so that what was written is covered on stop.
+	if cerr := a.CheckpointAudit(context.WithoutCancel(ctx), sinks); cerr != nil {
+		a.log.Warn("final audit checkpoint failed", "error", cerr)
+	}
+	for _, s := range sinks {
+		if c, ok := s.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+	return err
 }
 
 func (a *App) readinessChecks() []server.Check {
@@ -327,6 +360,7 @@ func (a *App) readinessChecks() []server.Check {
 			}
 			return nil
 		}},
+		{Name: "audit", Fn: a.Trail.Check},
 		{Name: "schema", Fn: func(ctx context.Context) error {
 			if err := a.db.CheckSchema(ctx); err != nil {
 				return errors.New("schema migrations are pending or newer than this build")

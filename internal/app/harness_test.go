@@ -127,6 +127,8 @@ type client struct {
 	t    *testing.T
 	base string
 	http *http.Client
+	// header is sent with every request (e.g. a User-Agent).
+	header http.Header
 }
 
 // response is a decoded response.
@@ -174,6 +176,9 @@ func (c *client) do(method, path string, body any) response {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

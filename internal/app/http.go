@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/call"
@@ -23,10 +24,16 @@ func (a *App) authenticate(r *http.Request) (context.Context, error) {
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return nil, auth.ErrInvalidAPIKey
 		}
-		p, err := a.Auth.AuthenticateKey(ctx, strings.TrimSpace(key), call.From(ctx).ClientIP)
+		key = strings.TrimSpace(key)
+		p, err := a.Auth.AuthenticateKey(ctx, key, call.From(ctx).ClientIP)
 		if err != nil {
+			if id, _, perr := auth.ParseAPIKey(key); perr == nil {
+				// The key's id is not secret; it tells which key failed.
+				audit.Detail(ctx, "api_key_id", id)
+			}
 			return nil, err
 		}
+		audit.SetActor(ctx, p)
 		return authz.WithPrincipal(ctx, p), nil
 	}
 	c, err := r.Cookie(auth.CookieName)
@@ -40,5 +47,6 @@ func (a *App) authenticate(r *http.Request) (context.Context, error) {
 		}
 		return nil, err
 	}
+	audit.SetActor(ctx, p)
 	return authz.WithPrincipal(ctx, p), nil
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/store"
@@ -149,7 +151,10 @@ func (a *App) RotateRootFile(ctx context.Context) error {
 }
 
 // sealControl adapts the keyring to the API's view of it.
-type sealControl struct{ kr *keyring.Keyring }
+type sealControl struct {
+	kr    *keyring.Keyring
+	trail *audit.Trail
+}
 
 func toAPIStatus(st keyring.Status) api.SealStatus {
 	return api.SealStatus{Initialized: st.Initialised, Sealed: st.Sealed, Provider: st.Provider,
@@ -176,6 +181,15 @@ func (s sealControl) Unseal(ctx context.Context, share string, reset bool) (api.
 		return toAPIStatus(st), nil
 	}
 	st, err = s.kr.SubmitShare(ctx, share)
+	if err == nil && !st.Sealed {
+		// The call began sealed, so it is not audited as it goes: its
+		// entry is written now that there are keys again.
+		actx, _ := audit.Begin(ctx, "sys.unseal")
+		audit.Describe(actx, audit.Description{ResourceType: "root_key"})
+		if werr := s.trail.Finish(actx, http.StatusOK, nil); werr != nil {
+			return toAPIStatus(st), werr
+		}
+	}
 	switch {
 	case errors.Is(err, keyring.ErrBadShare):
 		return toAPIStatus(st), problem.Invalid("invalid_share", "The share was not accepted: "+shareReason(err))
@@ -193,6 +207,11 @@ func (s sealControl) Seal(ctx context.Context, share string) error {
 			return problem.Forbidden("invalid_share", "Sealing needs one valid unseal share: "+shareReason(err))
 		}
 		return problem.Conflict("no_shares", "This installation's root key is not split into shares.")
+	}
+	// Record the sealing while there are still keys to write it with.
+	audit.Describe(ctx, audit.Description{ResourceType: "root_key"})
+	if err := s.trail.Finish(ctx, http.StatusNoContent, nil); err != nil {
+		return err
 	}
 	s.kr.Seal()
 	return nil

@@ -56,6 +56,11 @@ func (m mailer) Lockout(ctx context.Context, to []string, lang string, at, until
 	return m.deliver(ctx, to, notify.TemplateLockout, lang, notify.Lockout{At: at, LockedFor: until.Sub(at)})
 }
 
+// SecurityAlert tells security contacts or operators of an alert.
+func (m mailer) SecurityAlert(ctx context.Context, to []string, lang, org, title string, lines []string, at time.Time) error {
+	return m.deliver(ctx, to, notify.TemplateSecurityAlert, lang, notify.SecurityAlert{Organisation: org, Title: title, Lines: lines, At: at})
+}
+
 // newTransport builds the configured mail transport.
 func newTransport(cfg config.Config) (notify.Mailer, error) {
 	switch cfg.Mail.Transport {

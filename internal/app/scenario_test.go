@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/audit"
 )
 
 // The authorization scenario table (AZ-1..AZ-4, TEN-1): every API route,
@@ -53,6 +55,10 @@ type principal struct {
 	header  http.Header
 	tenantA bool // belongs to tenant A (may see its data)
 	relogin func() *client
+	// The audit entry's actor for this principal's calls (AUD-1); a key
+	// that is refused leaves the call anonymous, naming the key instead.
+	actorType, actorID string
+	refusedKey         string
 }
 
 type scenarioEnv struct {
@@ -100,6 +106,23 @@ func scenarios() []scenario {
 		{route: "GET /api/v1/sys/seal-status", expect: "200 200 200 200 200 200 200 200 401 401 200 403 403"},
 		{route: "POST /api/v1/sys/unseal", body: fixed(map[string]string{"share": "valv1.x"}), expect: "409 409 409 409 409 409 409 409 401 401 409 403 403"},
 		{route: "POST /api/v1/sys/seal", body: fixed(map[string]string{"share": "valv1.x"}), expect: "409 409 409 409 409 409 409 409 401 401 409 403 403"},
+
+		// The audit trail: owners and auditors read their tenant's, security
+		// operators the platform's. (These rows come before the ones that
+		// send tenant A's ids as parameters: a principal's own trail records
+		// the ids it sent, and the leak check would count them.)
+		{route: "GET /api/v1/audit", path: "/api/v1/audit?limit=50", expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/export", path: "/api/v1/audit/export?action=auth.", expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/entries/{seq}", param: func(*scenarioEnv) string { return "0" }, expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/checkpoints", expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/proofs/inclusion", path: "/api/v1/audit/proofs/inclusion?seq=0&size=1", expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/proofs/consistency", path: "/api/v1/audit/proofs/consistency?size1=1&size2=2", expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/key", expect: "401 403 200 403 200 200 403 200 401 401 403 403 403"},
+		{route: "GET /api/v1/audit/history", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+
+		// The validate-only API: every user, and keys with the validate scope.
+		{route: "POST /api/v1/validate", body: fixed(map[string]any{"fields": []map[string]string{{"type": "iban", "value": "SE4550000000058398257466"}}}),
+			expect: "401 200 200 200 200 200 403 403 401 401 200 403 403"},
 
 		// Public authentication routes answer alike, whoever asks.
 		{route: "POST /api/v1/auth/login", body: fixed(map[string]string{"tenant": "nope", "email": "x@y.se", "password": "wrong password here"}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
@@ -173,9 +196,11 @@ func TestAuthorizationScenarios(t *testing.T) {
 	}
 	// Every route must be in the table, and every row must be a route.
 	var routes []string
+	actions := map[string]string{}
 	for _, r := range api.New(api.Deps{}).Routes() {
 		key := r.Method + " " + r.Pattern
 		routes = append(routes, key)
+		actions[key] = r.Action
 		if _, ok := table[key]; !ok {
 			t.Errorf("route %s is not in the authorization scenario table", key)
 		}
@@ -222,6 +247,7 @@ func TestAuthorizationScenarios(t *testing.T) {
 			if r.Status >= 500 {
 				t.Errorf("%s as %s: server error %d", sc.route, p.name, r.Status)
 			}
+			env.checkAudit(t, sc.route, actions[sc.route], p, r)
 			if !p.tenantA {
 				leaks := env.secretsA
 				if p.name != "operator" && p.name != "security" {
@@ -250,6 +276,63 @@ func TestAuthorizationScenarios(t *testing.T) {
 		sort.Strings(printed)
 		t.Log("\n" + strings.Join(printed, "\n"))
 	}
+}
+
+// checkAudit asserts the audit entry of a call (AUD-1): found by the
+// call's request id, it names the route's action, the principal and the
+// call's outcome — for refusals too.
+func (s *scenarioEnv) checkAudit(t *testing.T, route, action string, p *principal, r response) {
+	t.Helper()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		t.Errorf("%s as %s: no X-Request-Id", route, p.name)
+		return
+	}
+	entries := s.ts.auditEntries(audit.Filter{RequestID: id})
+	if len(entries) == 0 {
+		t.Errorf("%s as %s: no audit entry for request %s", route, p.name, id)
+		return
+	}
+	want := audit.OutcomeOf(r.Status)
+	final := false
+	for _, e := range entries {
+		if e.Action != action || e.ActorType != p.actorType || e.ActorID != p.actorID {
+			t.Errorf("%s as %s: audit entry %s by %s %q, want %s by %s %q", route, p.name, e.Action, e.ActorType, e.ActorID, action, p.actorType, p.actorID)
+		}
+		if p.refusedKey != "" && (e.ResourceType != "api_key" || e.ResourceID != p.refusedKey) {
+			t.Errorf("%s as %s: audit entry names %s %q, want the refused key", route, p.name, e.ResourceType, e.ResourceID)
+		}
+		switch {
+		case e.Outcome == want && (e.Status == r.Status || e.Status == 0 && want == audit.Success):
+			final = true
+		case e.Outcome == audit.Success:
+			// A change committed before the call failed.
+		default:
+			t.Errorf("%s as %s: audit outcome %s (status %d), want %s (%d)", route, p.name, e.Outcome, e.Status, want, r.Status)
+		}
+	}
+	if !final {
+		t.Errorf("%s as %s: no audit entry with the call's outcome %s", route, p.name, want)
+	}
+}
+
+// auditEntries finds entries in every chain.
+func (ts *testServer) auditEntries(f audit.Filter) []audit.View {
+	ts.t.Helper()
+	ctx := context.Background()
+	chains, err := ts.app.Trail.Chains(ctx)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	var out []audit.View
+	for _, c := range chains {
+		vs, _, err := ts.app.Trail.Query(ctx, c, f, "", audit.MaxPage)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		out = append(out, vs...)
+	}
+	return out
 }
 
 // relogin gives every session principal a new session.
@@ -374,11 +457,11 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 	revokedID, revoked := key(all, nil, nil)
 	ownerA.must(204, "DELETE", "/api/v1/api-keys/"+revokedID, nil)
 	soon := ts.clock.Now().Add(time.Minute)
-	_, expired := key(all, nil, &soon)
+	expiredID, expired := key(all, nil, &soon)
 	wrongID, wrong := key([]string{"validate"}, nil, nil)
 	env.keyID = wrongID
-	_, disallowed := key(all, []string{"192.0.2.55"}, nil)
-	_, proxied := key(all, []string{"203.0.113.7/32"}, nil)
+	disallowedID, disallowed := key(all, []string{"192.0.2.55"}, nil)
+	proxiedID, proxied := key(all, []string{"203.0.113.7/32"}, nil)
 	ts.clock.Advance(2 * time.Minute) // the expiring key is now expired
 	bearer := func(k string) http.Header { return http.Header{"Authorization": {"Bearer " + k}} }
 	proxyHeader := bearer(proxied)
@@ -402,11 +485,27 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 		{name: "other_owner", client: ownerB, relogin: func() *client { return ts.login(slugB, "owner@beta.se") }},
 		{name: "operator", client: operator, relogin: func() *client { return ts.operatorLogin("op2@valv.test") }},
 		{name: "security", client: security, relogin: func() *client { return ts.operatorLogin("ops@valv.test") }},
-		{name: "revoked_key", client: anon, header: bearer(revoked), tenantA: true},
-		{name: "expired_key", client: anon, header: bearer(expired), tenantA: true},
-		{name: "wrong_scope_key", client: anon, header: bearer(wrong), tenantA: true},
-		{name: "disallowed_ip_key", client: anon, header: bearer(disallowed), tenantA: true},
-		{name: "untrusted_proxy_key", client: anon, header: proxyHeader, tenantA: true},
+		{name: "revoked_key", client: anon, header: bearer(revoked), tenantA: true, actorType: "anonymous", refusedKey: revokedID},
+		{name: "expired_key", client: anon, header: bearer(expired), tenantA: true, actorType: "anonymous", refusedKey: expiredID},
+		{name: "wrong_scope_key", client: anon, header: bearer(wrong), tenantA: true, actorType: "api_key", actorID: wrongID},
+		{name: "disallowed_ip_key", client: anon, header: bearer(disallowed), tenantA: true, actorType: "anonymous", refusedKey: disallowedID},
+		{name: "untrusted_proxy_key", client: anon, header: proxyHeader, tenantA: true, actorType: "anonymous", refusedKey: proxiedID},
+	}
+	for _, p := range env.principals {
+		if p.name == "anonymous" {
+			p.actorType = "anonymous"
+		}
+		if p.relogin == nil {
+			continue
+		}
+		var me struct {
+			Principal struct {
+				Kind string `json:"kind"`
+				ID   string `json:"id"`
+			} `json:"principal"`
+		}
+		p.client.must(200, "GET", "/api/v1/auth/me", nil).json(t, &me)
+		p.actorType, p.actorID = me.Principal.Kind, me.Principal.ID
 	}
 	return env
 }

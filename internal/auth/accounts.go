@@ -101,7 +101,7 @@ func (s *Service) CreateAccount(ctx context.Context, in NewAccount) (Account, st
 	if err != nil {
 		return Account{}, "", err
 	}
-	err = s.db.Write(ctx, func(tx *store.Tx) error { return p.Insert(ctx, tx) })
+	err = s.change(ctx, "account.create", "account", p.Row.ID, p.Row.TenantID, func(tx *store.Tx) error { return p.Insert(ctx, tx) })
 	if errors.Is(err, store.ErrConflict) {
 		return Account{}, "", ErrAccountExists
 	}
@@ -320,7 +320,7 @@ func (s *Service) UpdateAccount(ctx context.Context, tenantID, id string, ch Acc
 		}
 	}
 	r.UpdatedAt = s.now().UTC()
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.change(ctx, "account.update", "account", r.ID, r.TenantID, func(tx *store.Tx) error {
 		if err := tx.UpdateAccount(ctx, r); err != nil {
 			return err
 		}
@@ -337,7 +337,7 @@ func (s *Service) UpdateAccount(ctx context.Context, tenantID, id string, ch Acc
 
 // DeleteAccount removes an account with its sessions and credentials.
 func (s *Service) DeleteAccount(ctx context.Context, tenantID, id string) error {
-	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteAccount(ctx, tenantKey(tenantID), id) })
+	err := s.change(ctx, "account.delete", "account", id, tenantKey(tenantID), func(tx *store.Tx) error { return tx.DeleteAccount(ctx, tenantKey(tenantID), id) })
 	if isNotFound(err) {
 		return ErrAccountNotFound
 	}
@@ -360,7 +360,7 @@ func (s *Service) NewSetupLink(ctx context.Context, tenantID, id string) (string
 	}
 	token, tokID := newToken()
 	now := s.now().UTC()
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.change(ctx, "account.setup_link", "account", r.ID, r.TenantID, func(tx *store.Tx) error {
 		if err := tx.InvalidateAuthTokens(ctx, r.ID, "setup", now); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/store"
@@ -239,7 +240,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p authz.Principal, in APIKey
 	rawAllow, _ := json.Marshal(allow.strings())
 	row := store.APIKeyRow{ID: id, TenantID: p.TenantID, Name: name, SecretHash: hash, Scopes: string(rawScopes), AllowedIPs: string(rawAllow),
 		CreatedBy: p.ID, CreatedAt: s.now().UTC(), ExpiresAt: exp}
-	if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.InsertAPIKey(ctx, row) }); err != nil {
+	if err := s.change(ctx, "apikey.create", "api_key", id, p.TenantID, func(tx *store.Tx) error { return tx.InsertAPIKey(ctx, row) }); err != nil {
 		return APIKey{}, "", err
 	}
 	k, err := viewKey(row)
@@ -301,7 +302,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p authz.Principal, id string
 	rawScopes, _ := json.Marshal(scopes)
 	rawAllow, _ := json.Marshal(allow.strings())
 	r.Name, r.Scopes, r.AllowedIPs, r.ExpiresAt = name, string(rawScopes), string(rawAllow), exp
-	err = s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateAPIKey(ctx, r) })
+	err = s.change(ctx, "apikey.update", "api_key", id, p.TenantID, func(tx *store.Tx) error { return tx.UpdateAPIKey(ctx, r) })
 	if isNotFound(err) {
 		return APIKey{}, problem.Conflict("api_key_revoked", "A revoked key cannot be changed.")
 	}
@@ -316,7 +317,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p authz.Principal, id string
 	if err := s.authorizeTenant(p, authz.APIKeyRevoke); err != nil {
 		return err
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.RevokeAPIKey(ctx, p.TenantID, id, s.now().UTC()) })
+	err := s.change(ctx, "apikey.revoke", "api_key", id, p.TenantID, func(tx *store.Tx) error { return tx.RevokeAPIKey(ctx, p.TenantID, id, s.now().UTC()) })
 	if isNotFound(err) {
 		return errKeyNotFound
 	}
@@ -340,15 +341,24 @@ func (s *Service) AuthenticateKey(ctx context.Context, raw string, ip netip.Addr
 	if err != nil {
 		return authz.Principal{}, err
 	}
-	if subtle.ConstantTimeCompare(sum[:], row.SecretHash) != 1 || !row.RevokedAt.IsZero() {
-		return authz.Principal{}, ErrInvalidAPIKey
+	// A refused key of a tenant goes on that tenant's trail, naming the key.
+	refuse := func(reason string, err error) (authz.Principal, error) {
+		audit.Describe(ctx, audit.Description{TenantID: row.TenantID, ResourceType: "api_key", ResourceID: id})
+		audit.Detail(ctx, "refused", reason)
+		return authz.Principal{}, err
+	}
+	if subtle.ConstantTimeCompare(sum[:], row.SecretHash) != 1 {
+		return refuse("wrong secret", ErrInvalidAPIKey)
+	}
+	if !row.RevokedAt.IsZero() {
+		return refuse("revoked", ErrInvalidAPIKey)
 	}
 	now := s.now()
 	if !row.ExpiresAt.IsZero() && !now.Before(row.ExpiresAt) {
-		return authz.Principal{}, ErrAPIKeyExpired
+		return refuse("expired", ErrAPIKeyExpired)
 	}
 	if row.TenantStatus != "active" {
-		return authz.Principal{}, ErrTenantSuspended
+		return refuse("tenant suspended", ErrTenantSuspended)
 	}
 	var allowed []string
 	if err := json.Unmarshal([]byte(row.AllowedIPs), &allowed); err != nil {
@@ -360,7 +370,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, raw string, ip netip.Addr
 			return authz.Principal{}, err
 		}
 		if !ip.IsValid() || !list.Allows(ip) {
-			return authz.Principal{}, ErrIPNotAllowed
+			return refuse("address not allowed", ErrIPNotAllowed)
 		}
 	}
 	var scopes []authz.Scope

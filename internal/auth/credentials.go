@@ -66,7 +66,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p authz.Principal) (TOTPEnrolme
 	}
 	acc.TOTPSecret, acc.TOTPEnabled, acc.TOTPLastStep = sealed, false, 0
 	acc.UpdatedAt = s.now().UTC()
-	if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateAccount(ctx, acc) }); err != nil {
+	if err := s.change(ctx, "account.totp.begin", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error { return tx.UpdateAccount(ctx, acc) }); err != nil {
 		return TOTPEnrolment{}, err
 	}
 	return TOTPEnrolment{Secret: key.Secret(), URL: key.URL(), QRCode: base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
@@ -101,7 +101,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p authz.Principal, code strin
 	acc.TOTPEnabled = true
 	acc.UpdatedAt = s.now().UTC()
 	codes, hashes := newRecoveryCodes(acc.ID)
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.change(ctx, "account.totp.enable", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error {
 		if err := tx.UpdateAccount(ctx, acc); err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p authz.Principal, password s
 	}
 	acc.TOTPSecret, acc.TOTPEnabled, acc.TOTPLastStep = nil, false, 0
 	acc.UpdatedAt = s.now().UTC()
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.change(ctx, "account.totp.disable", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error {
 		if err := tx.UpdateAccount(ctx, acc); err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, p authz.Principal, passw
 		return nil, problem.Conflict("no_totp", "Recovery codes go with an authenticator app; set one up first.")
 	}
 	codes, hashes := newRecoveryCodes(acc.ID)
-	return codes, s.db.Write(ctx, func(tx *store.Tx) error { return tx.ReplaceRecoveryCodes(ctx, acc.ID, hashes) })
+	return codes, s.change(ctx, "account.recovery_codes.replace", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error { return tx.ReplaceRecoveryCodes(ctx, acc.ID, hashes) })
 }
 
 var errWrongPassword = problem.Invalid("wrong_password", "The current password is not right.", problem.Field("/current_password", "wrong_password", "Enter your current password."))
@@ -177,7 +177,7 @@ func (s *Service) ChangePassword(ctx context.Context, p authz.Principal, current
 	}
 	now := s.now().UTC()
 	acc.PasswordHash, acc.PasswordChangedAt, acc.UpdatedAt = hash, now, now
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.change(ctx, "account.password.change", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error {
 		if err := tx.UpdateAccount(ctx, acc); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/store"
 )
@@ -52,7 +53,8 @@ func (s *Service) CompleteSetup(ctx context.Context, req SetupRequest) (Account,
 	}
 	now := s.now().UTC()
 	acc.PasswordHash, acc.PasswordChangedAt, acc.Status, acc.UpdatedAt = hash, now, "active", now
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	audit.SetActor(ctx, principalOf(acc, "", false))
+	err = s.change(ctx, "account.setup", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error {
 		if err := tx.UseAuthToken(ctx, "setup", id, now); err != nil {
 			return err
 		}
@@ -119,7 +121,8 @@ func (s *Service) bootstrapOperator(ctx context.Context, tok store.AuthTokenRow,
 	now := s.now().UTC()
 	row := store.AccountRow{ID: id, TenantID: store.PlatformTenant, Kind: string(authz.Operator), Role: string(authz.RoleSecurity),
 		Status: "active", Email: sealed, EmailIndex: idx, Language: "en", PasswordHash: hash, PasswordChangedAt: now, CreatedAt: now, UpdatedAt: now}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	audit.SetActor(ctx, principalOf(row, "", false))
+	err = s.change(ctx, "operator.bootstrap", "account", id, store.PlatformTenant, func(tx *store.Tx) error {
 		n, err := tx.CountAccounts(ctx, store.PlatformTenant, "")
 		if err != nil {
 			return err
@@ -217,7 +220,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	now := s.now().UTC()
 	acc.PasswordHash, acc.PasswordChangedAt, acc.UpdatedAt = hash, now, now
 	acc.FailedLogins, acc.LockedUntil = 0, now
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	audit.SetActor(ctx, principalOf(acc, "", false))
+	err = s.change(ctx, "account.password.reset", "account", acc.ID, acc.TenantID, func(tx *store.Tx) error {
 		if err := tx.UseAuthToken(ctx, "reset", id, now); err != nil {
 			return err
 		}

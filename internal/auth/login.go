@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
@@ -140,6 +141,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 func (s *Service) recordFailure(ctx context.Context, acc store.AccountRow, sealer *seal.Sealer, src []byte) error {
 	now := s.now().UTC()
 	lockedNow := false
+	// The failure goes on the account's tenant's trail, naming the account
+	// (the caller learns nothing from it).
+	audit.Describe(ctx, audit.Description{TenantID: chainTenant(acc.TenantID), ResourceType: "account", ResourceID: acc.ID})
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		// Count on the current row, so concurrent failures all count.
 		cur, err := tx.AccountForUpdate(ctx, acc.TenantID, acc.ID)
@@ -165,6 +169,7 @@ func (s *Service) recordFailure(ctx context.Context, acc store.AccountRow, seale
 		return err
 	}
 	if lockedNow {
+		audit.Detail(ctx, "locked", "yes")
 		// In the background: the mail's latency must not tell a caller that
 		// the account exists (nor slow the answer).
 		go s.notifyLockout(context.WithoutCancel(ctx), acc, sealer, now)

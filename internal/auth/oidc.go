@@ -119,7 +119,7 @@ func (s *Service) ConfigureOIDC(ctx context.Context, tenantID string, c OIDCConf
 			return problem.Invalid("oidc_discovery_failed", "The provider's discovery document (/.well-known/openid-configuration) could not be read from the issuer URL.")
 		}
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.change(ctx, "tenant.oidc.configure", "tenant", tenantID, tenantID, func(tx *store.Tx) error {
 		return tx.PutOIDCProvider(ctx, store.OIDCProviderRow{TenantID: tenantID, Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret,
 			Claim: c.Claim, SatisfiesMFA: c.SatisfiesMFA, Enabled: c.Enabled, UpdatedAt: s.now().UTC()})
 	})

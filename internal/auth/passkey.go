@@ -200,7 +200,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p authz.Princip
 	now := s.now().UTC()
 	pk := store.PasskeyRow{ID: uuid.Must(uuid.NewV7()).String(), AccountID: acc.ID, TenantID: acc.TenantID, CredentialID: cred.ID,
 		Credential: raw, Name: name, CreatedAt: now}
-	err = s.db.Write(ctx, func(tx *store.Tx) error { return tx.InsertPasskey(ctx, pk) })
+	err = s.change(ctx, "account.passkey.add", "passkey", pk.ID, acc.TenantID, func(tx *store.Tx) error { return tx.InsertPasskey(ctx, pk) })
 	if errors.Is(err, store.ErrConflict) {
 		return Passkey{}, problem.Conflict("passkey_exists", "This passkey is registered already.")
 	}
@@ -231,7 +231,7 @@ func (s *Service) DeletePasskey(ctx context.Context, p authz.Principal, id strin
 	if err := s.requireSelf(p, authz.SelfCredentials); err != nil {
 		return err
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeletePasskey(ctx, tenantKey(p.TenantID), p.ID, id) })
+	err := s.change(ctx, "account.passkey.delete", "passkey", id, tenantKey(p.TenantID), func(tx *store.Tx) error { return tx.DeletePasskey(ctx, tenantKey(p.TenantID), p.ID, id) })
 	if isNotFound(err) {
 		return problem.NotFound("passkey_not_found", "No such passkey.")
 	}

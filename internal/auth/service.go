@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
@@ -65,6 +66,8 @@ type Options struct {
 	Hasher *Hasher
 	// HTTPClient reaches OIDC providers; nil means a default client.
 	HTTPClient *http.Client
+	// Audit records changes with their entries.
+	Audit Auditor
 }
 
 // Service is authentication.
@@ -79,6 +82,7 @@ type Service struct {
 	lifetime  time.Duration
 	opIdle    time.Duration
 	hasher    *Hasher
+	audit     Auditor
 	webauthn  *webauthn.WebAuthn
 	http      *http.Client
 
@@ -142,7 +146,7 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	return &Service{db: o.DB, keys: o.Keys, policies: o.Policies, mail: o.Mailer, log: o.Logger, now: o.Now,
-		publicURL: u, lifetime: o.SessionLifetime, opIdle: o.OperatorIdleTimeout, hasher: o.Hasher, webauthn: wa,
+		publicURL: u, lifetime: o.SessionLifetime, opIdle: o.OperatorIdleTimeout, hasher: o.Hasher, webauthn: wa, audit: o.Audit,
 		http: o.HTTPClient, oidcCache: map[string]*oidcEntry{}}, nil
 }
 
@@ -185,4 +189,25 @@ func (s *Service) link(path, token string) string {
 	u.Path = path
 	u.RawQuery = url.Values{"token": {token}}.Encode()
 	return u.String()
+}
+
+// Auditor writes a change together with its audit entry (the audit trail).
+type Auditor interface {
+	Do(ctx context.Context, d audit.Description, fn func(tx *store.Tx) error) error
+}
+
+// change runs fn with the audit entry of a change to a resource owned by
+// tenantKey (a tenant id, or store.PlatformTenant): both commit or neither.
+// The call's action names the entry; action is used when it has none.
+func (s *Service) change(ctx context.Context, action, resType, resID, tenantKey string, fn func(tx *store.Tx) error) error {
+	return s.audit.Do(ctx, audit.Description{Action: action, TenantID: chainTenant(tenantKey), ResourceType: resType, ResourceID: resID}, fn)
+}
+
+// chainTenant is the audit entry's tenant for a tenant key ("" for the
+// platform's own accounts).
+func chainTenant(tenantKey string) string {
+	if tenantKey == store.PlatformTenant {
+		return ""
+	}
+	return tenantKey
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/call"
 	"github.com/valvhq/valv/internal/seal"
@@ -66,7 +67,10 @@ func (s *Service) startSession(ctx context.Context, acc store.AccountRow, method
 	}
 	row := store.SessionRow{ID: id, PublicID: pub, AccountID: acc.ID, TenantID: acc.TenantID, Method: method, MFA: mfa,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.lifetime), IdleSeconds: int64(idle / time.Second), Client: client}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	p := principalOf(acc, pub, mfa)
+	audit.SetActor(ctx, p)
+	audit.Detail(ctx, "method", method)
+	err = s.change(ctx, "auth.login", "session", pub, acc.TenantID, func(tx *store.Tx) error {
 		if err := tx.InsertSession(ctx, row); err != nil {
 			return err
 		}
@@ -75,7 +79,7 @@ func (s *Service) startSession(ctx context.Context, acc store.AccountRow, method
 	if err != nil {
 		return NewSession{}, fmt.Errorf("start session: %w", err)
 	}
-	return NewSession{Token: token, PublicID: pub, ExpiresAt: row.ExpiresAt, Principal: principalOf(acc, pub, mfa)}, nil
+	return NewSession{Token: token, PublicID: pub, ExpiresAt: row.ExpiresAt, Principal: p}, nil
 }
 
 func principalOf(acc store.AccountRow, session string, mfa bool) authz.Principal {
@@ -146,7 +150,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 // including the current one, and returns how many ended.
 func (s *Service) LogoutEverywhere(ctx context.Context, p authz.Principal) (int64, error) {
 	var n int64
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err := s.change(ctx, "auth.logout_everywhere", "account", p.ID, tenantKey(p.TenantID), func(tx *store.Tx) error {
 		var err error
 		n, err = tx.DeleteAccountSessions(ctx, tenantKey(p.TenantID), p.ID, nil)
 		return err
@@ -201,7 +205,7 @@ func (s *Service) RevokeSession(ctx context.Context, p authz.Principal, publicID
 	if err := s.requireSelf(p, authz.SelfSessions); err != nil {
 		return err
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err := s.change(ctx, "session.revoke", "session", publicID, tenantKey(p.TenantID), func(tx *store.Tx) error {
 		return tx.DeleteSessionByPublicID(ctx, tenantKey(p.TenantID), p.ID, publicID)
 	})
 	if isNotFound(err) {

@@ -46,6 +46,10 @@ var expected = map[Action][]string{
 	APIKeyCreate:         {"owner", "admin"},
 	APIKeyUpdate:         {"owner", "admin"},
 	APIKeyRevoke:         {"owner", "admin"},
+	AuditRead:            {"owner", "auditor"},
+	AuditPlatformRead:    {"security"},
+	AuditHistoryRead:     {"owner", "admin"},
+	DataValidate:         {"owner", "admin", "member", "auditor"},
 }
 
 func TestEveryRoleAndAction(t *testing.T) {

@@ -20,6 +20,7 @@ var (
 	all         = []Role{Owner, Admin, Member, Auditor}
 	managers    = []Role{Owner, Admin}
 	ownerOnly   = []Role{Owner}
+	auditors    = []Role{Owner, Auditor}
 	bothOps     = []Role{RoleOperator, RoleSecurity}
 	securityOps = []Role{RoleSecurity}
 )
@@ -58,6 +59,17 @@ const (
 	APIKeyCreate Action = "apikey.create"
 	APIKeyUpdate Action = "apikey.update"
 	APIKeyRevoke Action = "apikey.revoke"
+
+	// AuditRead is reading a tenant's audit trail, its checkpoints and
+	// proofs (owners, auditors; operators under an audit grant).
+	AuditRead Action = "audit.read"
+	// AuditPlatformRead is reading the platform's own chain.
+	AuditPlatformRead Action = "audit.platform.read"
+	// AuditHistoryRead is reading the tenant's payload history.
+	AuditHistoryRead Action = "audit.history.read"
+
+	// DataValidate is the validate-only API (VAL-3).
+	DataValidate Action = "data.validate"
 )
 
 // The scopes an API key can carry. docs/roles.md says what each allows.
@@ -119,6 +131,12 @@ var matrix = map[Action]rule{
 	APIKeyCreate: {roles: managers},
 	APIKeyUpdate: {roles: managers},
 	APIKeyRevoke: {roles: managers},
+
+	AuditRead:         {roles: auditors, scope: ScopeAuditRead, grant: GrantAudit},
+	AuditPlatformRead: {operators: securityOps},
+	AuditHistoryRead:  {roles: managers},
+
+	DataValidate: {roles: all, scope: ScopeValidate},
 }
 
 // Actions lists every action in the matrix.

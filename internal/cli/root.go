@@ -103,6 +103,7 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newTenantCmd(e),
 		newOperatorCmd(e),
 		newKeysCmd(e),
+		newAuditCmd(e),
 		newVersionCmd(e),
 	)
 	markUsageErrors(root)

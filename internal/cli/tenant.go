@@ -3,12 +3,18 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/valvhq/valv/internal/app"
+	"github.com/valvhq/valv/internal/audit"
+	"github.com/valvhq/valv/internal/authz"
+	"github.com/valvhq/valv/internal/call"
+	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/tenant"
 )
 
@@ -87,6 +93,9 @@ func newTenantCmd(e *env) *cobra.Command {
 }
 
 // withApp opens the app for a one-shot command and closes it afterwards.
+// The command runs as the local operator, and is audited (AUD-1): its
+// context (cmd.Context() inside fn) carries the principal and the call's
+// audit record, whose entry is written when fn returns.
 func (e *env) withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
 	cfg, err := e.loadConfig(cmd)
 	if err != nil {
@@ -97,5 +106,30 @@ func (e *env) withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
 		return err
 	}
 	defer a.Close()
-	return fn(a)
+	ctx := call.With(cmd.Context(), call.Info{Channel: call.ChannelCLI, RequestID: call.NewRequestID(), Start: time.Now()})
+	ctx = authz.WithPrincipal(ctx, e.principal())
+	ctx, _ = audit.Begin(ctx, cliAction(cmd))
+	cmd.SetContext(ctx)
+	err = fn(a)
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusInternalServerError
+		if p, ok := problem.As(err); ok {
+			status = p.Kind.Status()
+		}
+	}
+	if ferr := a.Trail.Finish(ctx, status, err); ferr != nil && err == nil {
+		return fmt.Errorf("the command ran but could not be recorded in the audit trail: %w", ferr)
+	}
+	return err
+}
+
+// cliAction names a command's audit action: "valv keys rotate-root" is
+// cli.keys.rotate-root.
+func cliAction(cmd *cobra.Command) string {
+	parts := strings.Fields(cmd.CommandPath())
+	if len(parts) > 0 {
+		parts[0] = "cli"
+	}
+	return strings.Join(parts, ".")
 }

@@ -35,6 +35,7 @@ type Config struct {
 	Keys     Keys     `yaml:"keys"`
 	Auth     Auth     `yaml:"auth"`
 	Mail     Mail     `yaml:"mail"`
+	Audit    Audit    `yaml:"audit"`
 	HTTP     HTTP     `yaml:"http"`
 	Log      Log      `yaml:"log"`
 }
@@ -82,6 +83,16 @@ type SMTP struct {
 	Password Secret `yaml:"password" doc:"SMTP password; secret"`
 	TLS      string `yaml:"tls" doc:"starttls (required), tls (implicit, port 465) or none (only to a relay on 127.0.0.1)"`
 	CAFile   string `yaml:"ca_file" doc:"PEM CA certificates to trust for the relay, besides the system's"`
+}
+
+// Audit configures the audit trail's background work and forwarding.
+type Audit struct {
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval" doc:"how often each chain that grew gets a signed checkpoint"`
+	VerifyInterval     time.Duration `yaml:"verify_interval" doc:"how often every chain is verified (an alert is raised on a mismatch)"`
+	PlatformRetention  time.Duration `yaml:"platform_retention" doc:"how long the platform chain's entries are kept (tenants set their own)"`
+	ForwardFile        string        `yaml:"forward_file" doc:"append every audit entry as a JSON line to this file"`
+	ForwardSyslog      string        `yaml:"forward_syslog" doc:"send every audit entry to this RFC 5424 syslog receiver over TLS (host:port)"`
+	ForwardSyslogCA    string        `yaml:"forward_syslog_ca" doc:"PEM CA certificates to trust for the syslog receiver, besides the system's"`
 }
 
 // Keys configures the root key and the key cache.
@@ -138,8 +149,9 @@ func Default() Config {
 			CacheTTL: 5 * time.Second,
 			PKCS11:   PKCS11{KeyLabel: "valv-root-key"},
 		},
-		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
-		Mail: Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Audit: Audit{CheckpointInterval: time.Minute, VerifyInterval: 24 * time.Hour, PlatformRetention: 365 * 24 * time.Hour},
+		Auth:  Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Mail:  Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

@@ -137,6 +137,20 @@ func (cfg *Config) Validate() error {
 	default:
 		add("mail.transport", fmt.Sprintf("%q is not a transport", cfg.Mail.Transport), "use smtp or file")
 	}
+	if cfg.Audit.CheckpointInterval < time.Second || cfg.Audit.CheckpointInterval > 24*time.Hour {
+		add("audit.checkpoint_interval", "must be between 1s and 24h", "")
+	}
+	if cfg.Audit.VerifyInterval < time.Minute || cfg.Audit.VerifyInterval > 30*24*time.Hour {
+		add("audit.verify_interval", "must be between 1m and 720h", "")
+	}
+	if cfg.Audit.PlatformRetention < 24*time.Hour {
+		add("audit.platform_retention", "must be at least 24h", "entries are pruned by whole checkpoint segments")
+	}
+	if cfg.Audit.ForwardSyslog != "" {
+		if msg := checkHostPort(cfg.Audit.ForwardSyslog); msg != "" {
+			add("audit.forward_syslog", msg, "use host:port of an RFC 5425 (TLS) syslog receiver")
+		}
+	}
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}

@@ -275,6 +275,21 @@ func (s *Server) refuseWhileSealed(next http.Handler) http.Handler {
 	})
 }
 
+// auditUnlessSealed serves audited while Valv is unsealed, and plain while
+// it is sealed (there are no keys to write entries with then).
+func (s *Server) auditUnlessSealed(audited, plain http.Handler) http.Handler {
+	if s.opts.Sealed == nil {
+		return audited
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Sealed() {
+			plain.ServeHTTP(w, r)
+			return
+		}
+		audited.ServeHTTP(w, r)
+	})
+}
+
 // authenticate puts the caller's principal into the request's context.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	if s.opts.Authenticate == nil {

@@ -14,8 +14,9 @@ import (
 //	crossOrigin     state-changing browser requests from other origins are refused (CSRF)
 //	dispatch        the route table; unknown routes get JSON 404/405
 //	  per route:    markRoute (route pattern for metrics), refuseWhileSealed
-//	                (all but system and unseal routes), authenticate (all but
-//	                system routes), limitBody
+//	                (all but system and unseal routes), audit (all but
+//	                system routes; seal routes only while unsealed),
+//	                authenticate (all but system routes), limitBody
 func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	all := append(s.systemRoutes(), s.opts.Routes...)
@@ -28,6 +29,17 @@ func (s *Server) routes() (http.Handler, error) {
 		h = limitBody(h, limit)
 		if rt.Class != ClassSystem {
 			h = s.authenticate(h)
+			// While sealed there are no keys to seal audit entries with:
+			// the routes served then (unseal, status) are audited only
+			// while unsealed, and every other route is refused before it
+			// is audited.
+			if s.opts.Audit != nil {
+				if rt.AllowSealed {
+					h = s.auditUnlessSealed(s.opts.Audit(rt.Action, h), h)
+				} else {
+					h = s.opts.Audit(rt.Action, h)
+				}
+			}
 			if !rt.AllowSealed {
 				h = s.refuseWhileSealed(h)
 			}

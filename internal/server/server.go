@@ -30,6 +30,8 @@ type Route struct {
 	MaxBody int64
 	// AllowSealed marks routes served while the keyring is sealed (unseal).
 	AllowSealed bool
+	// Action names what the route does in the audit trail ("user.list").
+	Action string
 	// Class selects the middleware the route gets.
 	Class Class
 }
@@ -68,6 +70,9 @@ type Options struct {
 	// API key, a key used from a disallowed address) is written as the
 	// response. Nil treats every request as anonymous.
 	Authenticate func(r *http.Request) (context.Context, error)
+	// Audit wraps a route so that each call is on the audit trail before
+	// its response is sent. Nil audits nothing.
+	Audit func(action string, h http.Handler) http.Handler
 	// Out receives the lines a person starting Valv wants to see.
 	Out io.Writer
 	// Now is the clock; nil means time.Now.

@@ -122,6 +122,15 @@ func (b *batcher) commit(batch []*writeReq) {
 	}
 	ctx := context.Background()
 	tx := &Tx{db: b.db, q: sqlTx, pool: b.db.write, tx: sqlTx}
+	tx.local = map[string]*sql.Stmt{} // closed with the transaction
+	// Once the connection is free again, the statements this batch had to
+	// prepare are prepared on it for good, so later batches only re-bind
+	// them.
+	defer func() {
+		for q := range tx.local {
+			b.db.stmt(ctx, b.db.write, q, true)
+		}
+	}()
 	useSavepoints := live > 1
 	ok := 0
 	for i, r := range batch {

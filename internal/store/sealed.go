@@ -26,6 +26,9 @@ var sealedColumns = []SealedColumn{
 	{Table: "accounts", IDColumn: "id", TenantColumn: "tenant_id", Column: "display_name", Field: "display_name"},
 	{Table: "accounts", IDColumn: "id", TenantColumn: "tenant_id", Column: "totp_secret", Field: "totp_secret"},
 	{Table: "sessions", IDColumn: "public_id", TenantColumn: "tenant_id", Column: "client", Field: "client"},
+	{Table: "audit_entries", IDColumn: "id", TenantColumn: "chain", Column: "client", Field: "client"},
+	{Table: "audit_entries", IDColumn: "id", TenantColumn: "chain", Column: "reason", Field: "reason"},
+	{Table: "payload_history", IDColumn: "id", TenantColumn: "tenant_id", Column: "payload", Field: "payload"},
 	{Table: "oidc_providers", IDColumn: "tenant_id", TenantColumn: "tenant_id", Column: "client_secret", Field: "client_secret"},
 }
 

@@ -16,6 +16,9 @@ type Tx struct {
 	readOnly bool
 	pool     *sql.DB // the pool q belongs to (its statements are cached per pool)
 	tx       *sql.Tx // nil outside a transaction
+	// local caches statements prepared on the transaction itself, for the
+	// group-commit batch: its many writes share a few statements.
+	local map[string]*sql.Stmt
 }
 
 type querier interface {
@@ -57,6 +60,22 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 func (t *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 	if t.db.engine != SQLite || t.pool == nil {
 		return nil
+	}
+	if t.local != nil {
+		if st, ok := t.local[query]; ok {
+			return st
+		}
+		if st := t.db.stmt(ctx, t.pool, query, false); st != nil {
+			st = t.tx.StmtContext(ctx, st)
+			t.local[query] = st
+			return st
+		}
+		st, err := t.tx.PrepareContext(ctx, t.db.rebind(query))
+		if err != nil {
+			return nil
+		}
+		t.local[query] = st
+		return st
 	}
 	st := t.db.stmt(ctx, t.pool, query, t.tx == nil)
 	if st == nil || t.tx == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/store"
@@ -22,11 +23,16 @@ type Settings struct {
 	Region string `json:"region"`
 	// Language is the default language of new users and mails: sv or en.
 	Language string `json:"language"`
+	// PayloadHistory keeps what the tenant submits (sealed, 12 months) in
+	// its history; off keeps nothing of it (AUD-4).
+	PayloadHistory bool `json:"payload_history"`
+	// AuditRetentionDays is how long the tenant's audit entries are kept.
+	AuditRetentionDays int `json:"audit_retention_days"`
 }
 
 // DefaultSettings are a new tenant's settings.
 func DefaultSettings() Settings {
-	return Settings{IdleTimeout: Duration(2 * time.Hour), Region: "eu-eea", Language: "sv"}
+	return Settings{IdleTimeout: Duration(2 * time.Hour), Region: "eu-eea", Language: "sv", PayloadHistory: true, AuditRetentionDays: 365}
 }
 
 // Duration is a time.Duration that is written as "2h0m0s" in JSON.
@@ -56,6 +62,9 @@ func (s Settings) Validate() error {
 	if s.Region == "" {
 		fields = append(fields, problem.Field("/region", "required", "A data-residency region is required, for example eu-eea."))
 	}
+	if s.AuditRetentionDays < 30 || s.AuditRetentionDays > 3650 {
+		fields = append(fields, problem.Field("/audit_retention_days", "out_of_range", "Keep the audit trail between 30 days and 10 years."))
+	}
 	if s.Language != "sv" && s.Language != "en" {
 		fields = append(fields, problem.Field("/language", "invalid_language", "Use sv or en."))
 	}
@@ -67,16 +76,33 @@ func (s Settings) Validate() error {
 
 // SettingsPatch changes some settings; nil fields stay as they are.
 type SettingsPatch struct {
-	IdleTimeout *Duration `json:"idle_timeout"`
-	Require2FA  *bool     `json:"require_2fa"`
-	Language    *string   `json:"language"`
+	IdleTimeout        *Duration `json:"idle_timeout"`
+	Require2FA         *bool     `json:"require_2fa"`
+	Language           *string   `json:"language"`
+	PayloadHistory     *bool     `json:"payload_history"`
+	AuditRetentionDays *int      `json:"audit_retention_days"`
+	// PurgeHistory, with payload_history false, also deletes the history kept so far.
+	PurgeHistory bool `json:"purge_history,omitempty"`
 }
 
 // Settings returns a tenant's settings.
 func (s *Service) Settings(ctx context.Context, p authz.Principal, tenantID string) (Settings, error) {
-	if err := s.authorize(p, authz.TenantSettingsRead, authz.Resource{TenantID: tenantID}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantSettingsRead, authz.Resource{TenantID: tenantID}); err != nil {
 		return Settings{}, err
 	}
+	row, err := s.db.Reader().Tenant(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Settings{}, ErrNotFound
+	}
+	if err != nil {
+		return Settings{}, err
+	}
+	return parseSettings(row)
+}
+
+// SettingsOf returns a tenant's settings for Valv's own use (jobs, payload
+// history): it needs no principal.
+func (s *Service) SettingsOf(ctx context.Context, tenantID string) (Settings, error) {
 	row, err := s.db.Reader().Tenant(ctx, tenantID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Settings{}, ErrNotFound
@@ -90,11 +116,27 @@ func (s *Service) Settings(ctx context.Context, p authz.Principal, tenantID stri
 // UpdateSettings applies a patch. A new idle timeout applies to the
 // tenant's open sessions at once.
 func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantID string, patch SettingsPatch) (Settings, error) {
-	if err := s.authorize(p, authz.TenantSettingsUpdate, authz.Resource{TenantID: tenantID}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantSettingsUpdate, authz.Resource{TenantID: tenantID}); err != nil {
 		return Settings{}, err
 	}
+	if patch.PurgeHistory && (patch.PayloadHistory == nil || *patch.PayloadHistory) {
+		return Settings{}, problem.Invalid("purge_needs_history_off", "History can only be purged when payload history is switched off.",
+			problem.Field("/purge_history", "purge_needs_history_off", "Send payload_history: false with purge_history: true."))
+	}
+	for name, set := range map[string]bool{"idle_timeout": patch.IdleTimeout != nil, "require_2fa": patch.Require2FA != nil,
+		"language": patch.Language != nil, "payload_history": patch.PayloadHistory != nil, "audit_retention_days": patch.AuditRetentionDays != nil} {
+		if set {
+			audit.Detail(ctx, "set."+name, "yes")
+		}
+	}
+	if patch.PayloadHistory != nil {
+		audit.Detail(ctx, "payload_history", onOff(*patch.PayloadHistory))
+	}
+	if patch.PurgeHistory {
+		audit.Detail(ctx, "purge_history", "yes")
+	}
 	var out Settings
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err := s.audit.Do(ctx, audit.Description{Action: "tenant.settings.update"}, func(tx *store.Tx) error {
 		row, err := tx.Tenant(ctx, tenantID)
 		if err != nil {
 			return err
@@ -114,6 +156,12 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 		if patch.Language != nil {
 			st.Language = *patch.Language
 		}
+		if patch.PayloadHistory != nil {
+			st.PayloadHistory = *patch.PayloadHistory
+		}
+		if patch.AuditRetentionDays != nil {
+			st.AuditRetentionDays = *patch.AuditRetentionDays
+		}
 		if err := st.Validate(); err != nil {
 			return err
 		}
@@ -129,6 +177,11 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 				return err
 			}
 		}
+		if patch.PurgeHistory {
+			if _, err := audit.PurgeHistory(ctx, tx, tenantID); err != nil {
+				return err
+			}
+		}
 		out = st
 		return nil
 	})
@@ -136,4 +189,11 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 		return Settings{}, ErrNotFound
 	}
 	return out, err
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
@@ -75,16 +76,22 @@ type Service struct {
 	keys     Keys
 	accounts Accounts
 	oidc     OIDC
+	audit    Auditor
 	now      func() time.Time
+}
+
+// Auditor writes a change together with its audit entry (the audit trail).
+type Auditor interface {
+	Do(ctx context.Context, d audit.Description, fn func(tx *store.Tx) error) error
 }
 
 // NewService returns a tenant service. now may be nil for time.Now.
 // The authentication service provides both accounts and oidc.
-func NewService(db *store.DB, keys Keys, accounts Accounts, oidc OIDC, now func() time.Time) *Service {
+func NewService(db *store.DB, keys Keys, accounts Accounts, oidc OIDC, trail Auditor, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, keys: keys, accounts: accounts, oidc: oidc, now: now}
+	return &Service{db: db, keys: keys, accounts: accounts, oidc: oidc, audit: trail, now: now}
 }
 
 // ErrNotFound is the problem for a tenant that does not exist (or that the
@@ -93,8 +100,17 @@ var ErrNotFound = problem.NotFound("tenant_not_found", "No such tenant.")
 
 // authorize applies authz.Decide; a denial on another tenant's resource is
 // reported as not found, so ids of other tenants cannot be probed.
-func (s *Service) authorize(p authz.Principal, a authz.Action, r authz.Resource) error {
+// It tells the call's audit record what is acted on and why it was
+// decided so.
+func (s *Service) authorize(ctx context.Context, p authz.Principal, a authz.Action, r authz.Resource) error {
 	d := authz.Decide(p, a, r, s.now())
+	desc := audit.Description{TenantID: r.TenantID, ResourceID: r.ID, ResourceType: resourceType(a)}
+	if p.TenantID != "" && r.TenantID != "" && p.TenantID != r.TenantID {
+		// A probe of another tenant stays in the prober's own trail.
+		desc.TenantID = ""
+	}
+	audit.Describe(ctx, desc)
+	audit.Decision(ctx, d)
 	if d.Allowed {
 		return nil
 	}
@@ -105,6 +121,12 @@ func (s *Service) authorize(p authz.Principal, a authz.Action, r authz.Resource)
 		return ErrNotFound
 	}
 	return problem.Forbidden("forbidden", "You do not have permission to do this.")
+}
+
+// resourceType is the kind of thing an action acts on: its first word.
+func resourceType(a authz.Action) string {
+	t, _, _ := strings.Cut(string(a), ".")
+	return t
 }
 
 func contactLocation(id string) seal.Location {
@@ -206,7 +228,7 @@ type Created struct {
 // Create adds a tenant with its keys and default settings, and optionally
 // its owner, all in one transaction.
 func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput) (Created, error) {
-	if err := s.authorize(p, authz.TenantCreate, authz.Resource{}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantCreate, authz.Resource{}); err != nil {
 		return Created{}, err
 	}
 	name, key, err := NormaliseName(in.Name)
@@ -255,7 +277,7 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput)
 		}
 		owner = &po
 	}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.audit.Do(ctx, audit.Description{Action: "tenant.create", ResourceType: "tenant", ResourceID: t.ID}, func(tx *store.Tx) error {
 		// A free short name: the derived one, else with -2, -3, ...
 		for i := 2; ; i++ {
 			if _, err := tx.TenantBySlug(ctx, t.Slug); errors.Is(err, store.ErrNotFound) {
@@ -301,7 +323,7 @@ var errSlugTaken = errors.New("slug taken")
 // Get returns one tenant. Settings and the security contact are included
 // only for those allowed to read the settings.
 func (s *Service) Get(ctx context.Context, p authz.Principal, id string) (Tenant, error) {
-	if err := s.authorize(p, authz.TenantRead, authz.Resource{TenantID: id, ID: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantRead, authz.Resource{TenantID: id, ID: id}); err != nil {
 		return Tenant{}, err
 	}
 	row, err := s.db.Reader().Tenant(ctx, id)
@@ -351,7 +373,7 @@ const MaxPage = 500
 // List returns up to limit tenants after the cursor (operators only), and
 // the cursor for the next page ("" when there is none).
 func (s *Service) List(ctx context.Context, p authz.Principal, cursor string, limit int) ([]Tenant, string, error) {
-	if err := s.authorize(p, authz.TenantList, authz.Resource{}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantList, authz.Resource{}); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 || limit > MaxPage {
@@ -380,13 +402,16 @@ func (s *Service) List(ctx context.Context, p authz.Principal, cursor string, li
 // SetStatus suspends or re-activates a tenant (operators). Suspension ends
 // its users' sessions at their next request.
 func (s *Service) SetStatus(ctx context.Context, p authz.Principal, id string, st Status) (Tenant, error) {
-	if err := s.authorize(p, authz.TenantSuspend, authz.Resource{TenantID: id, ID: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantSuspend, authz.Resource{TenantID: id, ID: id}); err != nil {
 		return Tenant{}, err
 	}
 	if st != StatusActive && st != StatusSuspended {
 		return Tenant{}, problem.Invalid("invalid_status", "The status is active or suspended.", problem.Field("/status", "invalid_status", "Use active or suspended."))
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateTenantStatus(ctx, id, string(st), s.now().UTC()) })
+	audit.Detail(ctx, "status", string(st))
+	err := s.audit.Do(ctx, audit.Description{Action: "tenant.status.change"}, func(tx *store.Tx) error {
+		return tx.UpdateTenantStatus(ctx, id, string(st), s.now().UTC())
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Tenant{}, ErrNotFound
 	}
@@ -398,7 +423,7 @@ func (s *Service) SetStatus(ctx context.Context, p authz.Principal, id string, s
 
 // SetSecurityContact replaces a tenant's security contact ("" clears it).
 func (s *Service) SetSecurityContact(ctx context.Context, p authz.Principal, id, email string) error {
-	if err := s.authorize(p, authz.TenantSettingsUpdate, authz.Resource{TenantID: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.TenantSettingsUpdate, authz.Resource{TenantID: id}); err != nil {
 		return err
 	}
 	contact, err := checkContact(email)
@@ -415,7 +440,7 @@ func (s *Service) SetSecurityContact(ctx context.Context, p authz.Principal, id,
 			return err
 		}
 	}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.audit.Do(ctx, audit.Description{Action: "tenant.contact.change"}, func(tx *store.Tx) error {
 		return tx.UpdateTenantSecurityContact(ctx, id, sealed, s.now().UTC())
 	})
 	if errors.Is(err, store.ErrNotFound) {

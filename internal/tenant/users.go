@@ -14,7 +14,7 @@ import (
 
 // Users lists a tenant's users.
 func (s *Service) Users(ctx context.Context, p authz.Principal, tenantID, cursor string, limit int) ([]auth.Account, string, error) {
-	if err := s.authorize(p, authz.UserList, authz.Resource{TenantID: tenantID}); err != nil {
+	if err := s.authorize(ctx, p, authz.UserList, authz.Resource{TenantID: tenantID}); err != nil {
 		return nil, "", err
 	}
 	return s.accounts.ListAccounts(ctx, tenantID, cursor, limit)
@@ -22,7 +22,7 @@ func (s *Service) Users(ctx context.Context, p authz.Principal, tenantID, cursor
 
 // User returns one user (admins, or the user themself).
 func (s *Service) User(ctx context.Context, p authz.Principal, tenantID, id string) (auth.Account, error) {
-	if err := s.authorize(p, authz.UserRead, authz.Resource{TenantID: tenantID, ID: id, Owner: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.UserRead, authz.Resource{TenantID: tenantID, ID: id, Owner: id}); err != nil {
 		return auth.Account{}, err
 	}
 	return s.accounts.GetAccount(ctx, tenantID, id)
@@ -39,11 +39,11 @@ type InviteInput struct {
 // Invite creates a user who sets up the account from a one-time link.
 // Only an owner may create another owner.
 func (s *Service) Invite(ctx context.Context, p authz.Principal, tenantID string, in InviteInput) (auth.Account, string, error) {
-	if err := s.authorize(p, authz.UserCreate, authz.Resource{TenantID: tenantID}); err != nil {
+	if err := s.authorize(ctx, p, authz.UserCreate, authz.Resource{TenantID: tenantID}); err != nil {
 		return auth.Account{}, "", err
 	}
 	if in.Role == authz.Owner {
-		if err := s.authorize(p, authz.UserMakeOwner, authz.Resource{TenantID: tenantID}); err != nil {
+		if err := s.authorize(ctx, p, authz.UserMakeOwner, authz.Resource{TenantID: tenantID}); err != nil {
 			return auth.Account{}, "", err
 		}
 	}
@@ -65,7 +65,7 @@ type UserPatch struct {
 // taking the owner role needs an owner, and a tenant always keeps at least
 // one active owner. A changed role or status ends the user's sessions.
 func (s *Service) UpdateUser(ctx context.Context, p authz.Principal, tenantID, id string, patch UserPatch) (auth.Account, error) {
-	if err := s.authorize(p, authz.UserUpdate, authz.Resource{TenantID: tenantID, ID: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.UserUpdate, authz.Resource{TenantID: tenantID, ID: id}); err != nil {
 		return auth.Account{}, err
 	}
 	cur, err := s.accounts.GetAccount(ctx, tenantID, id)
@@ -74,7 +74,7 @@ func (s *Service) UpdateUser(ctx context.Context, p authz.Principal, tenantID, i
 	}
 	touchesOwner := cur.Role == string(authz.Owner) || (patch.Role != nil && *patch.Role == authz.Owner)
 	if touchesOwner && (patch.Role != nil || patch.Status != nil) {
-		if err := s.authorize(p, authz.UserMakeOwner, authz.Resource{TenantID: tenantID}); err != nil {
+		if err := s.authorize(ctx, p, authz.UserMakeOwner, authz.Resource{TenantID: tenantID}); err != nil {
 			return auth.Account{}, err
 		}
 	}
@@ -101,7 +101,7 @@ func (s *Service) keepsAnOwner(ctx context.Context, tenantID string) error {
 
 // DeleteUser removes a user with their sessions and credentials.
 func (s *Service) DeleteUser(ctx context.Context, p authz.Principal, tenantID, id string) error {
-	if err := s.authorize(p, authz.UserDelete, authz.Resource{TenantID: tenantID, ID: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.UserDelete, authz.Resource{TenantID: tenantID, ID: id}); err != nil {
 		return err
 	}
 	cur, err := s.accounts.GetAccount(ctx, tenantID, id)
@@ -109,7 +109,7 @@ func (s *Service) DeleteUser(ctx context.Context, p authz.Principal, tenantID, i
 		return err
 	}
 	if cur.Role == string(authz.Owner) {
-		if err := s.authorize(p, authz.UserMakeOwner, authz.Resource{TenantID: tenantID}); err != nil {
+		if err := s.authorize(ctx, p, authz.UserMakeOwner, authz.Resource{TenantID: tenantID}); err != nil {
 			return err
 		}
 		if cur.Status == "active" {
@@ -123,7 +123,7 @@ func (s *Service) DeleteUser(ctx context.Context, p authz.Principal, tenantID, i
 
 // ResendSetupLink replaces an invited user's setup link.
 func (s *Service) ResendSetupLink(ctx context.Context, p authz.Principal, tenantID, id string) (string, error) {
-	if err := s.authorize(p, authz.UserCreate, authz.Resource{TenantID: tenantID, ID: id}); err != nil {
+	if err := s.authorize(ctx, p, authz.UserCreate, authz.Resource{TenantID: tenantID, ID: id}); err != nil {
 		return "", err
 	}
 	return s.accounts.NewSetupLink(ctx, tenantID, id)
@@ -131,7 +131,7 @@ func (s *Service) ResendSetupLink(ctx context.Context, p authz.Principal, tenant
 
 // CreateOperator creates an operator account (security operators only).
 func (s *Service) CreateOperator(ctx context.Context, p authz.Principal, email string, role authz.Role, lang string) (auth.Account, string, error) {
-	if err := s.authorize(p, authz.OperatorCreate, authz.Resource{}); err != nil {
+	if err := s.authorize(ctx, p, authz.OperatorCreate, authz.Resource{}); err != nil {
 		return auth.Account{}, "", err
 	}
 	return s.accounts.CreateAccount(ctx, auth.NewAccount{Email: email, Role: role, Language: lang})
@@ -139,7 +139,7 @@ func (s *Service) CreateOperator(ctx context.Context, p authz.Principal, email s
 
 // Operators lists operator accounts (security operators only).
 func (s *Service) Operators(ctx context.Context, p authz.Principal) ([]auth.Account, error) {
-	if err := s.authorize(p, authz.OperatorList, authz.Resource{}); err != nil {
+	if err := s.authorize(ctx, p, authz.OperatorList, authz.Resource{}); err != nil {
 		return nil, err
 	}
 	out, _, err := s.accounts.ListAccounts(ctx, "", "", 500)
@@ -148,7 +148,7 @@ func (s *Service) Operators(ctx context.Context, p authz.Principal) ([]auth.Acco
 
 // OIDC returns the tenant's identity-provider settings (no secret).
 func (s *Service) OIDC(ctx context.Context, p authz.Principal, tenantID string) (auth.OIDCConfig, error) {
-	if err := s.authorize(p, authz.OIDCConfigure, authz.Resource{TenantID: tenantID}); err != nil {
+	if err := s.authorize(ctx, p, authz.OIDCConfigure, authz.Resource{TenantID: tenantID}); err != nil {
 		return auth.OIDCConfig{}, err
 	}
 	return s.oidc.OIDCSettings(ctx, tenantID)
@@ -156,7 +156,7 @@ func (s *Service) OIDC(ctx context.Context, p authz.Principal, tenantID string) 
 
 // SetOIDC configures the tenant's identity provider.
 func (s *Service) SetOIDC(ctx context.Context, p authz.Principal, tenantID string, c auth.OIDCConfig) (auth.OIDCConfig, error) {
-	if err := s.authorize(p, authz.OIDCConfigure, authz.Resource{TenantID: tenantID}); err != nil {
+	if err := s.authorize(ctx, p, authz.OIDCConfigure, authz.Resource{TenantID: tenantID}); err != nil {
 		return auth.OIDCConfig{}, err
 	}
 	if err := s.oidc.ConfigureOIDC(ctx, tenantID, c); err != nil {
