@@ -40,7 +40,7 @@ import (
 
 const (
 	// crsCorpusEnv names a corpus directory other than the default
-	// ../shared/testdata/crs-regression-v4.25.0 beside the repository.
+	// testdata/crs-regression-v4.25.0 (a copy of ../shared/testdata).
 	crsCorpusEnv = "VALV_TEST_CRS_CORPUS"
 	// crsParanoiaEnv runs the corpus at another paranoia level than
 	// Valv's default (both configurations), for comparison.
@@ -54,32 +54,19 @@ const (
 	minDetection = 0.95
 )
 
-// crsCorpusDir finds the corpus: $VALV_TEST_CRS_CORPUS, or
-// shared/testdata/crs-regression-v4.25.0 beside the repository root (the
-// directory holding go.mod).
+// crsCorpusDir finds the corpus: $VALV_TEST_CRS_CORPUS, or the copy in
+// testdata/crs-regression-v4.25.0 (the OWASP CRS regression tests, Apache
+// 2.0, with their LICENSE), so that a checkout tests itself.
 func crsCorpusDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv(crsCorpusEnv); d != "" {
-		return d
+	d := filepath.Join("testdata", crsCorpusName)
+	if e := os.Getenv(crsCorpusEnv); e != "" {
+		d = e
 	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(d, "tests", "regression", "tests")); err != nil {
+		valvtest.Missing(t, "CRS regression corpus", fmt.Sprintf("%s not found (set %s)", d, crsCorpusEnv))
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "testdata", crsCorpusName)
-			if _, err := os.Stat(filepath.Join(d, "tests", "regression", "tests")); err != nil {
-				valvtest.Missing(t, "CRS regression corpus", fmt.Sprintf("%s not found (set %s)", d, crsCorpusEnv))
-			}
-			return d
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			valvtest.Missing(t, "CRS regression corpus", "no go.mod above the test directory")
-		}
-		dir = parent
-	}
+	return d
 }
 
 // The go-ftw test format (ftw-tests-schema v2), as far as the corpus uses it.
