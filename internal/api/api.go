@@ -16,13 +16,13 @@ import (
 
 // Deps are what the API calls.
 type Deps struct {
-	Logger  *slog.Logger
-	Seal    SealControl
-	Auth    *auth.Service
-	Tenants *tenant.Service
-	Trail   *audit.Trail
-	Data    *document.Validator
-	Now     func() time.Time
+	Logger    *slog.Logger
+	Seal      SealControl
+	Auth      *auth.Service
+	Tenants   *tenant.Service
+	Trail     *audit.Trail
+	Documents *document.Service
+	Now       func() time.Time
 }
 
 // API is the JSON API.
@@ -32,7 +32,7 @@ type API struct {
 	auth    *auth.Service
 	tenants *tenant.Service
 	trail   *audit.Trail
-	data    *document.Validator
+	docs    *document.Service
 	now     func() time.Time
 }
 
@@ -44,7 +44,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, data: d.Data, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -88,6 +88,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.apiKeyRoutes()...)
 	rs = append(rs, a.auditRoutes()...)
 	rs = append(rs, a.validateRoutes()...)
+	rs = append(rs, a.documentRoutes()...)
 	return rs
 }
 

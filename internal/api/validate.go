@@ -27,7 +27,7 @@ func (a *API) validate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	res, err := a.data.Validate(r.Context(), authz.PrincipalFrom(r.Context()), req, raw)
+	res, err := a.docs.Validate(r.Context(), authz.PrincipalFrom(r.Context()), req, raw)
 	if err != nil {
 		return err
 	}

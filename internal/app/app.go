@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver ("pgx")
@@ -23,6 +24,7 @@ import (
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/keyring"
+	"github.com/valvhq/valv/internal/scan"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/store"
 	"github.com/valvhq/valv/internal/tenant"
@@ -65,6 +67,7 @@ type App struct {
 	Auth         *auth.Service
 	Tenants      *tenant.Service
 	Trail        *audit.Trail
+	Documents    *document.Service
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -149,7 +152,35 @@ func (a *App) buildServices() error {
 		return err
 	}
 	a.Tenants = tenant.NewService(a.db, a.Keys, a.Auth, a.Auth, a.Trail, a.now)
+	scanner, err := a.scanner()
+	if err != nil {
+		return err
+	}
+	a.Documents = document.New(document.Options{DB: a.db, Keys: a.Keys, Trail: a.Trail, Settings: a.Tenants, Scanner: scanner,
+		AllowUnscanned: a.cfg.Documents.AllowUnscanned || a.cfg.Scan.Policy == "fail-open", Alerts: alerts{a},
+		Logger: a.log, Now: a.now, MaxFileSize: a.cfg.Documents.MaxFileSize})
 	return nil
+}
+
+// scanner builds the clamd client, or nil when none is configured.
+func (a *App) scanner() (document.Scanner, error) {
+	c := a.cfg.Scan
+	if c.Address == "" {
+		return nil, nil
+	}
+	network := "tcp"
+	if strings.HasPrefix(c.Address, "/") {
+		network = "unix"
+	}
+	policy := scan.FailClosed
+	if c.Policy == "fail-open" {
+		policy = scan.FailOpen
+	}
+	cl, err := scan.New(scan.Config{Network: network, Address: c.Address, MaxStreamSize: c.MaxStreamSize, VerdictTimeout: c.Timeout, Policy: policy})
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return cl, nil
 }
 
 func (a *App) mailer() (mailer, error) {
@@ -252,7 +283,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
 	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Data: document.NewValidator(a.Trail, a.Tenants, a.now), Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.
@@ -311,6 +342,13 @@ func (a *App) Serve(ctx context.Context) error {
 			fmt.Fprintf(a.out, "  (or run 'valv operator create --email you@example.se')\n")
 		} else {
 			fmt.Fprintf(a.out, "Log in at %s/ with your e-mail address and password.\n", public)
+		}
+	}
+	if a.cfg.Scan.Address == "" {
+		if a.cfg.Documents.AllowUnscanned {
+			fmt.Fprintf(a.out, "WARNING: no malware scanner (scan.address): uploaded files are stored unscanned.\n")
+		} else {
+			fmt.Fprintf(a.out, "No malware scanner is configured (scan.address): file uploads are refused.\n")
 		}
 	}
 	if a.cfg.Mail.Transport == "file" {

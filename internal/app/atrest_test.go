@@ -5,11 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/valvhq/valv/internal/audit"
+	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
+	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/store"
 	"github.com/valvhq/valv/internal/tenant"
 	"github.com/valvhq/valv/internal/valvtest"
@@ -60,6 +65,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			cfg, raw := e.cfg(t)
+			cfg.Documents.AllowUnscanned = true
 			a := openTestApp(t, cfg)
 			ctx := context.Background()
 			var planted []string
@@ -72,6 +78,32 @@ func TestNoPlaintextAtRest(t *testing.T) {
 				}
 				planted = append(planted, p)
 				ids = append(ids, tn.Tenant.ID)
+			}
+			// Documents: data, subjects, metadata, a file's name and
+			// content, an update (a second version) and the payload history.
+			for _, id := range ids[:5] {
+				owner := authz.Principal{Kind: authz.User, ID: "0198aaaa-bbbb-7ccc-8ddd-eeeeffff0001", TenantID: id, Role: authz.Owner}
+				ctx, _ := audit.Begin(ctx, "document.create")
+				p := plant()
+				name, content := "Namn-"+p[8:20], "Innehåll-"+p[8:20]
+				raw := []byte(`{"type":"note","data":{"name":"` + name + `"},"metadata":{"who":"` + p + `"}}`)
+				c, err := a.Documents.Create(ctx, owner, document.CreateRequest{Raw: raw,
+					Input: document.Input{Type: "note", Data: json.RawMessage(`{"name":"` + name + `"}`),
+						Subjects: []document.Subject{{Kind: "email", Value: p}, {Kind: "customer_number", Value: "Kund-" + p[8:20]}},
+						Metadata: map[string]string{"who": p}},
+					File: &document.Upload{Name: "fil-" + p[8:20] + ".txt", ContentType: "text/plain", Body: strings.NewReader(content)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				newName := "Nytt-" + p[8:20]
+				if _, err := a.Documents.Update(ctx, owner, c.Document.ID, document.UpdateRequest{Patch: document.Patch{Data: json.RawMessage(`{"name":"` + newName + `"}`)}}); err != nil {
+					t.Fatal(err)
+				}
+				got, err := a.Documents.Get(ctx, owner, c.Document.ID)
+				if err != nil || !strings.Contains(string(got.Data), newName) {
+					t.Fatalf("document read back: %s %v", got.Data, err)
+				}
+				planted = append(planted, name, content, newName, "Kund-"+p[8:20], "fil-"+p[8:20])
 			}
 			// The values read back...
 			for i, id := range ids {
@@ -86,7 +118,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 				t.Fatal("read nothing of the database")
 			}
 			for _, p := range planted {
-				if bytes.Contains(data, []byte(p)) || bytes.Contains(data, []byte(p[:20])) {
+				if bytes.Contains(data, []byte(p)) || bytes.Contains(data, []byte(p[:min(20, len(p))])) {
 					t.Fatalf("planted value %q found in the stored bytes", p)
 				}
 			}

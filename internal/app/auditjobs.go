@@ -220,6 +220,8 @@ func (a *App) runAuditJobs(ctx context.Context, sinks []audit.Sink) {
 	defer verify.Stop()
 	prune := time.NewTicker(24 * time.Hour)
 	defer prune.Stop()
+	cleanup := time.NewTicker(time.Hour)
+	defer cleanup.Stop()
 	if err := a.PruneAudit(ctx); err != nil && ctx.Err() == nil {
 		a.log.Error("audit pruning failed", "error", err)
 	}
@@ -238,6 +240,12 @@ func (a *App) runAuditJobs(ctx context.Context, sinks []audit.Sink) {
 		case <-prune.C:
 			if err := a.PruneAudit(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("audit pruning failed", "error", err)
+			}
+		case <-cleanup.C:
+			if n, err := a.Documents.Cleanup(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("cleanup of abandoned uploads failed", "error", err)
+			} else if n > 0 {
+				a.log.Info("removed abandoned uploads", "files", n)
 			}
 		}
 	}

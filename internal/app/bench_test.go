@@ -1,14 +1,29 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
+	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/tenant"
 	"github.com/valvhq/valv/internal/valvtest"
@@ -84,4 +99,243 @@ func benchAuditedRead(b *testing.B, cfg config.Config) {
 			})
 		})
 	}
+}
+
+// benchDocApp opens an app with a tenant, an owner principal, an API key
+// with the documents scopes, and clamd when it is installed.
+func benchDocApp(b *testing.B) (*App, authz.Principal, string) {
+	b.Helper()
+	ctx := context.Background()
+	cfg := testConfig(b.TempDir())
+	cfg.Listen = "127.0.0.1:0"
+	if _, err := valvtest.ClamdBin(); err == nil {
+		s := valvtest.ClamdWith(b, valvtest.ClamdOptions{})
+		cfg.Scan.Address, cfg.Scan.MaxStreamSize = s.Addr, s.StreamMaxLength
+	} else {
+		cfg.Documents.AllowUnscanned = true
+	}
+	a, err := Open(ctx, Options{Config: cfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	c, err := a.Tenants.Create(ctx, op, tenant.CreateInput{Name: "Bench Dok AB"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Payload history off: the benchmarks measure documents, not history.
+	off := false
+	if _, err := a.Tenants.UpdateSettings(ctx, authz.Principal{Kind: authz.User, ID: "0198aaaa-bbbb-7ccc-8ddd-eeeeffff0001", TenantID: c.Tenant.ID, Role: authz.Owner},
+		c.Tenant.ID, tenant.SettingsPatch{PayloadHistory: &off}); err != nil {
+		b.Fatal(err)
+	}
+	owner := authz.Principal{Kind: authz.User, ID: "0198aaaa-bbbb-7ccc-8ddd-eeeeffff0001", TenantID: c.Tenant.ID, Role: authz.Owner}
+	_, key, err := a.Auth.CreateAPIKey(ctx, owner, auth.APIKeyInput{Name: "bench", Scopes: []authz.Scope{authz.ScopeDocumentsRead, authz.ScopeDocumentsWrite}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, owner, key
+}
+
+// benchDoc is a 1 KiB JSON document with two subjects.
+func benchDoc(i int) document.Input {
+	data := fmt.Sprintf(`{"invoice":"F-%08d","amount":%d.50,"currency":"SEK","iban":"SE4550000000058398257466","lines":[`, i, i%10000)
+	for l := 0; len(data) < 960; l++ {
+		data += fmt.Sprintf(`{"text":"Konsulttjänst %d","qty":%d,"price":1250},`, l, l+1)
+	}
+	data = strings.TrimSuffix(data, ",") + `]}`
+	return document.Input{Type: "invoice", Data: json.RawMessage(data), Subjects: []document.Subject{
+		{Kind: "customer_number", Value: fmt.Sprintf("K-%08d", i)},
+		{Kind: "email", Value: fmt.Sprintf("kund%d@example.se", i)},
+	}}
+}
+
+func withRecord(ctx context.Context, action string) context.Context {
+	ctx, _ = audit.Begin(ctx, action)
+	return ctx
+}
+
+// BenchmarkDocuments measures documents at the service and over HTTPS
+// with keep-alive (SQLite; files scanned by clamd when it is installed).
+//
+//	go test -run '^$' -bench Documents -benchtime 2s ./internal/app/
+func BenchmarkDocuments(b *testing.B) {
+	a, owner, key := benchDocApp(b)
+	ctx := context.Background()
+	var ids []string
+	b.Run("service/create-1KiB-2-subjects", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			c, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, c.Document.ID)
+		}
+	})
+	b.Run("service/create-parallel-16", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				if _, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("service/read", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := a.Documents.Get(withRecord(ctx, "document.read"), owner, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	file := make([]byte, 10<<20)
+	copy(file, "%PDF-1.7\n")
+	for i := 9; i < len(file); i++ {
+		file[i] = byte(i * 31 % 253)
+	}
+	var fileDoc string
+	b.Run("service/upload-10MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(file)))
+		for i := 0; i < b.N; i++ {
+			c, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: document.Input{Type: "scan"},
+				File: &document.Upload{Name: "scan.pdf", ContentType: "application/pdf", Body: bytes.NewReader(file)}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fileDoc = c.Document.ID
+		}
+	})
+	b.Run("service/download-10MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(file)))
+		for i := 0; i < b.N; i++ {
+			c, err := a.Documents.OpenContent(withRecord(ctx, "document.content.read"), owner, fileDoc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, err := io.Copy(io.Discard, c.Reader); err != nil || n != int64(len(file)) {
+				b.Fatal(n, err)
+			}
+		}
+	})
+
+	// Over HTTPS, keep-alive, with the API key.
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
+		if raw, err := os.ReadFile(a.DataPath("valv.addr")); err == nil && bytes.HasSuffix(raw, []byte("\n")) {
+			_, port, _ := strings.Cut(strings.TrimSpace(string(raw)), ":")
+			base = "https://localhost:" + port
+		} else if time.Now().After(deadline) {
+			b.Fatal("server did not start")
+		}
+	}
+	pem, _ := os.ReadFile(a.DataPath(filepath.Join("tls", "self-signed.crt")))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
+	call := func(method, path string, body []byte, want int) []byte {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			b.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	body, _ := json.Marshal(benchDoc(1))
+	b.Run("https/create-1KiB-2-subjects", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			call("POST", "/api/v1/documents", body, 201)
+		}
+	})
+	b.Run("https/read", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			call("GET", "/api/v1/documents/"+ids[i%len(ids)], nil, 200)
+		}
+	})
+	// Many clients at once: each call's audit entry shares a commit with
+	// the others' (a single client waits for one commit per call).
+	b.Run("https/create-parallel-16", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				call("POST", "/api/v1/documents", body, 201)
+			}
+		})
+	})
+	b.Run("https/read-parallel-16", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				call("GET", "/api/v1/documents/"+ids[i%len(ids)], nil, 200)
+			}
+		})
+	})
+	b.Run("https/download-10MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(file)))
+		for i := 0; i < b.N; i++ {
+			call("GET", "/api/v1/documents/"+fileDoc+"/content", nil, 200)
+		}
+	})
+}
+
+// BenchmarkSearchBySubject finds a data subject's documents among many
+// (VALV_BENCH_DOCUMENTS, default 1,000,000; target p50 under 5 ms). The
+// documents are loaded through ImportBatch, 1,000 per transaction.
+//
+//	go test -run '^$' -bench SearchBySubject -benchtime 2000x -timeout 60m ./internal/app/
+func BenchmarkSearchBySubject(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("VALV_BENCH_DOCUMENTS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1000 {
+			b.Fatalf("VALV_BENCH_DOCUMENTS=%q: give a number of documents, at least 1000", s)
+		}
+	}
+	a, owner, _ := benchDocApp(b)
+	ctx := context.Background()
+	start := time.Now()
+	for done := 0; done < n; done += document.MaxImportBatch {
+		batch := make([]document.Input, min(document.MaxImportBatch, n-done))
+		for i := range batch {
+			batch[i] = benchDoc(done + i)
+		}
+		if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, batch, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded %d documents in %v", n, time.Since(start).Round(time.Second))
+	// A sub-benchmark, so that the documents are loaded once.
+	b.Run(fmt.Sprintf("among-%d", n), func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		lat := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			k := rng.IntN(n)
+			t0 := time.Now()
+			got, _, err := a.Documents.Search(withRecord(ctx, "document.search"), owner, document.Subject{Kind: "customer_number", Value: fmt.Sprintf("K-%08d", k)}, document.Filter{}, "", 100)
+			lat = append(lat, time.Since(t0))
+			if err != nil || len(got) != 1 {
+				b.Fatalf("search %d: %d found, %v", k, len(got), err)
+			}
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	})
 }

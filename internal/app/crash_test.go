@@ -26,8 +26,19 @@ const crashChildEnv = "VALV_TEST_CRASH_CHILD_DIR"
 // op is the principal tests act as: the operator at the console.
 var op = authz.LocalOperator("test")
 
+// crashTenantEnv makes the crash child write documents of this tenant.
+const crashTenantEnv = "VALV_TEST_CRASH_TENANT"
+
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(serveChildEnv); dir != "" {
+		serveChild(dir)
+		return
+	}
 	if dir := os.Getenv(crashChildEnv); dir != "" {
+		if tenantID := os.Getenv(crashTenantEnv); tenantID != "" {
+			crashDocumentsChild(dir, tenantID)
+			return
+		}
 		crashChild(dir)
 		return
 	}

@@ -107,3 +107,28 @@ func (m *fileTransport) Send(_ context.Context, msg notify.Message) error {
 		m.from, strings.Join(msg.To, ", "), msg.Subject, time.Now().UTC().Format(time.RFC1123Z), msg.Text)
 	return os.WriteFile(filepath.Join(m.dir, name), []byte(b.String()), 0o600)
 }
+
+// alerts tells tenants' security contacts of events in their data.
+type alerts struct{ a *App }
+
+// MalwareFound mails the tenant's security contact that an upload was
+// refused for malware (the file is not named: only the signature).
+func (al alerts) MalwareFound(ctx context.Context, tenantID, signature string) {
+	a := al.a
+	pol, err := a.Tenants.LoginPolicy(ctx, tenantID)
+	if err != nil || pol.SecurityContact == "" {
+		return
+	}
+	st, _ := a.Tenants.SettingsOf(ctx, tenantID)
+	title := "malware was found in an upload"
+	lines := []string{"Signature: " + signature, "The file was refused and not stored. The audit trail has the call (action document.create or document.content.replace)."}
+	if st.Language == "sv" {
+		title = "skadlig kod hittades i en uppladdad fil"
+		lines = []string{"Signatur: " + signature, "Filen avvisades och sparades inte. Anropet finns i granskningsloggen (document.create eller document.content.replace)."}
+	}
+	go func() {
+		if err := a.mail.SecurityAlert(context.WithoutCancel(ctx), []string{pol.SecurityContact}, st.Language, pol.Name, title, lines, a.now()); err != nil {
+			a.log.Warn("malware alert not sent", "tenant", tenantID, "error", err)
+		}
+	}()
+}

@@ -42,6 +42,8 @@ type scenario struct {
 	// param, if set, makes the path parameter for one cell (fresh
 	// resources for destructive calls); else the path is used as is.
 	param func(s *scenarioEnv) string
+	// pathf, if set, makes the whole path (routes with two parameters).
+	pathf func(s *scenarioEnv) string
 	body  func(s *scenarioEnv) any
 	// fresh gives session principals a new login for this call (for calls
 	// that end sessions).
@@ -69,6 +71,7 @@ type scenarioEnv struct {
 	adminID    string
 	memberSess string
 	keyID      string
+	docA       string   // a document of tenant A, with a file
 	secretsA   []string // tenant A's data: no one outside tenant A may see these
 	metadataA  []string // tenant A's metadata: operators may see these too
 	seq        atomic.Int64
@@ -85,6 +88,20 @@ func (s *scenarioEnv) invited() string {
 	}
 	s.ownerA.must(201, "POST", "/api/v1/users", map[string]string{"email": s.unique("fresh") + "@a.se", "role": "member"}).json(s.ts.t, &inv)
 	return inv.Account.ID
+}
+
+// freshDoc creates a fresh document in tenant A and returns its id.
+func (s *scenarioEnv) freshDoc() string {
+	var d struct{ ID string }
+	s.ownerA.must(201, "POST", "/api/v1/documents", map[string]any{"type": "note", "data": map[string]string{"text": "x"}}).json(s.ts.t, &d)
+	return d.ID
+}
+
+// freshType registers a fresh document type in tenant A.
+func (s *scenarioEnv) freshType() string {
+	name := s.unique("type")
+	s.ownerA.must(200, "PUT", "/api/v1/document-types/"+name, map[string]any{})
+	return name
 }
 
 // freshKey creates a fresh key in tenant A and returns its id.
@@ -123,6 +140,25 @@ func scenarios() []scenario {
 		// The validate-only API: every user, and keys with the validate scope.
 		{route: "POST /api/v1/validate", body: fixed(map[string]any{"fields": []map[string]string{{"type": "iban", "value": "SE4550000000058398257466"}}}),
 			expect: "401 200 200 200 200 200 403 403 401 401 200 403 403"},
+
+		// Documents: owners, admins and members (and keys with the
+		// documents scopes); auditors read the trail, not the contents.
+		// Another tenant's document answers like a missing one.
+		{route: "POST /api/v1/documents", body: fixed(map[string]any{"type": "note", "data": map[string]string{"text": "hej"}}), expect: "401 201 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/documents/import", body: fixed(map[string]any{"documents": []map[string]any{{"type": "note"}, {"type": "note", "data": map[string]int{"n": 2}}}}), expect: "401 201 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/documents", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/documents/search", body: fixed(map[string]string{"kind": "personnummer", "value": "811218-9876"}), expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/documents/{id}", param: func(s *scenarioEnv) string { return s.docA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "PATCH /api/v1/documents/{id}", param: func(s *scenarioEnv) string { return s.docA }, body: fixed(map[string]any{"metadata": map[string]string{"ref": "A-1"}}), expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/documents/{id}", param: func(s *scenarioEnv) string { return s.freshDoc() }, expect: "401 204 403 204 204 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/documents/{id}/content", param: func(s *scenarioEnv) string { return s.docA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "PUT /api/v1/documents/{id}/content", param: func(s *scenarioEnv) string { return s.docA }, body: fixed(map[string]string{"new": "content"}), expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/documents/{id}/versions", param: func(s *scenarioEnv) string { return s.docA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/documents/{id}/versions/{version}", pathf: func(s *scenarioEnv) string { return "/api/v1/documents/" + s.docA + "/versions/1" }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/document-types", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/document-types/{name}", param: func(*scenarioEnv) string { return "invoice" }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "PUT /api/v1/document-types/{name}", param: func(*scenarioEnv) string { return "invoice" }, body: fixed(map[string]any{"default_archive": "legal"}), expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/document-types/{name}", param: func(s *scenarioEnv) string { return s.freshType() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
 
 		// Public authentication routes answer alike, whoever asks.
 		{route: "POST /api/v1/auth/login", body: fixed(map[string]string{"tenant": "nope", "email": "x@y.se", "password": "wrong password here"}), expect: "401 401 401 401 401 401 401 401 401 401 401 403 403"},
@@ -230,6 +266,9 @@ func TestAuthorizationScenarios(t *testing.T) {
 			}
 			if sc.param != nil {
 				path = paramPattern.ReplaceAllString(pattern, sc.param(env))
+			}
+			if sc.pathf != nil {
+				path = sc.pathf(env)
 			}
 			var body any
 			if sc.body != nil {
@@ -414,7 +453,7 @@ func (ts *testServer) operatorLogin(email string) *client {
 }
 
 func setupScenarios(t *testing.T) *scenarioEnv {
-	ts := startServer(t)
+	ts := startServer(t, withClamd(t))
 	env := &scenarioEnv{ts: ts}
 	security := ts.operator()
 	var inv struct {
@@ -440,6 +479,15 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 		env.secretsA = append(env.secretsA, email, inv.Account.ID)
 	}
 	slugB, ownerB := ts.tenantWithOwner(security, "Tenant Beta AB", "owner@beta.se")
+
+	// Tenant A's document type and a document with a file and subjects.
+	ownerA.must(200, "PUT", "/api/v1/document-types/invoice", map[string]any{"schema": map[string]any{"type": "object"}})
+	var doc struct{ ID string }
+	ownerA.upload(map[string]any{"type": "invoice", "data": map[string]string{"customer": "Alfa Kund"},
+		"subjects": []map[string]string{{"kind": "personnummer", "value": "19811218-9876"}}},
+		"faktura.pdf", "application/pdf", []byte("%PDF-1.7\nplanted-secret-content"), nil).json(t, &doc)
+	env.docA = doc.ID
+	env.secretsA = append(env.secretsA, doc.ID, "Alfa Kund", "planted-secret-content")
 
 	key := func(scopes []string, allowed []string, expires *time.Time) (string, string) {
 		var k struct {

@@ -81,6 +81,17 @@ func SetActor(ctx context.Context, p authz.Principal) {
 	}
 }
 
+// ActionOf returns the action of the call in progress ("" if none).
+func ActionOf(ctx context.Context) string {
+	r := from(ctx)
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.action
+}
+
 // Detail adds a non-personal fact to the record.
 func Detail(ctx context.Context, key, value string) {
 	if r := from(ctx); r != nil {

@@ -50,6 +50,13 @@ var expected = map[Action][]string{
 	AuditPlatformRead:    {"security"},
 	AuditHistoryRead:     {"owner", "admin"},
 	DataValidate:         {"owner", "admin", "member", "auditor"},
+	DocumentCreate:       {"owner", "admin", "member"},
+	DocumentRead:         {"owner", "admin", "member"},
+	DocumentList:         {"owner", "admin", "member"},
+	DocumentUpdate:       {"owner", "admin", "member"},
+	DocumentDelete:       {"owner", "admin", "member"},
+	DocumentTypeRead:     {"owner", "admin", "member"},
+	DocumentTypeManage:   {"owner", "admin"},
 }
 
 func TestEveryRoleAndAction(t *testing.T) {

@@ -21,6 +21,7 @@ var (
 	managers    = []Role{Owner, Admin}
 	ownerOnly   = []Role{Owner}
 	auditors    = []Role{Owner, Auditor}
+	workers     = []Role{Owner, Admin, Member}
 	bothOps     = []Role{RoleOperator, RoleSecurity}
 	securityOps = []Role{RoleSecurity}
 )
@@ -70,6 +71,16 @@ const (
 
 	// DataValidate is the validate-only API (VAL-3).
 	DataValidate Action = "data.validate"
+
+	DocumentCreate Action = "document.create"
+	DocumentRead   Action = "document.read"
+	DocumentList   Action = "document.list"
+	DocumentUpdate Action = "document.update"
+	DocumentDelete Action = "document.delete"
+	// DocumentTypeRead and DocumentTypeManage are the registered document
+	// types and their schemas.
+	DocumentTypeRead   Action = "document.type.read"
+	DocumentTypeManage Action = "document.type.manage"
 )
 
 // The scopes an API key can carry. docs/roles.md says what each allows.
@@ -137,6 +148,14 @@ var matrix = map[Action]rule{
 	AuditHistoryRead:  {roles: managers},
 
 	DataValidate: {roles: all, scope: ScopeValidate},
+
+	DocumentCreate:     {roles: workers, scope: ScopeDocumentsWrite},
+	DocumentRead:       {roles: workers, scope: ScopeDocumentsRead, grant: GrantDocumentsOfType},
+	DocumentList:       {roles: workers, scope: ScopeDocumentsRead, grant: GrantDocumentsOfType},
+	DocumentUpdate:     {roles: workers, scope: ScopeDocumentsWrite},
+	DocumentDelete:     {roles: workers, scope: ScopeDocumentsWrite},
+	DocumentTypeRead:   {roles: workers, scope: ScopeDocumentsRead},
+	DocumentTypeManage: {roles: managers},
 }
 
 // Actions lists every action in the matrix.

@@ -30,14 +30,16 @@ type Config struct {
 	// PublicURL is the address users reach Valv at, used in links in mail.
 	PublicURL string `yaml:"public_url" doc:"external https:// URL used in links sent by mail; defaults to the listen address"`
 
-	TLS      TLS      `yaml:"tls"`
-	Database Database `yaml:"database"`
-	Keys     Keys     `yaml:"keys"`
-	Auth     Auth     `yaml:"auth"`
-	Mail     Mail     `yaml:"mail"`
-	Audit    Audit    `yaml:"audit"`
-	HTTP     HTTP     `yaml:"http"`
-	Log      Log      `yaml:"log"`
+	TLS       TLS       `yaml:"tls"`
+	Database  Database  `yaml:"database"`
+	Keys      Keys      `yaml:"keys"`
+	Auth      Auth      `yaml:"auth"`
+	Mail      Mail      `yaml:"mail"`
+	Audit     Audit     `yaml:"audit"`
+	Documents Documents `yaml:"documents"`
+	Scan      Scan      `yaml:"scan"`
+	HTTP      HTTP      `yaml:"http"`
+	Log       Log       `yaml:"log"`
 }
 
 // TLS configures the HTTPS listener.
@@ -95,6 +97,22 @@ type Audit struct {
 	ForwardSyslogCA    string        `yaml:"forward_syslog_ca" doc:"PEM CA certificates to trust for the syslog receiver, besides the system's"`
 }
 
+// Documents configures document storage.
+type Documents struct {
+	MaxFileSize int64 `yaml:"max_file_size" doc:"largest uploaded file, in bytes"`
+	// AllowUnscanned stores files without a malware scan when no scanner
+	// is configured; not allowed in production.
+	AllowUnscanned bool `yaml:"allow_unscanned" doc:"store files without a malware scan when scan.address is empty (not in production; files are marked and audited)"`
+}
+
+// Scan configures the malware scanner (clamd).
+type Scan struct {
+	Address       string        `yaml:"address" doc:"clamd's socket: a unix socket path, or host:port for TCP; empty for none"`
+	Policy        string        `yaml:"policy" doc:"when clamd cannot be reached: fail-closed (refuse the file with 503) or fail-open (store it unscanned, marked and audited)"`
+	MaxStreamSize int64         `yaml:"max_stream_size" doc:"clamd's StreamMaxLength in bytes; larger files are refused as too large to scan"`
+	Timeout       time.Duration `yaml:"timeout" doc:"how long to wait for clamd's verdict on a file"`
+}
+
 // Keys configures the root key and the key cache.
 type Keys struct {
 	Provider string `yaml:"provider" doc:"root-key provider: file (development default), shamir (split among key holders) or pkcs11 (HSM)"`
@@ -149,9 +167,11 @@ func Default() Config {
 			CacheTTL: 5 * time.Second,
 			PKCS11:   PKCS11{KeyLabel: "valv-root-key"},
 		},
-		Audit: Audit{CheckpointInterval: time.Minute, VerifyInterval: 24 * time.Hour, PlatformRetention: 365 * 24 * time.Hour},
-		Auth:  Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
-		Mail:  Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Audit:     Audit{CheckpointInterval: time.Minute, VerifyInterval: 24 * time.Hour, PlatformRetention: 365 * 24 * time.Hour},
+		Documents: Documents{MaxFileSize: 50 << 20},
+		Scan:      Scan{Policy: "fail-closed", MaxStreamSize: 100 << 20, Timeout: time.Minute},
+		Auth:      Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Mail:      Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

@@ -151,6 +151,28 @@ func (cfg *Config) Validate() error {
 			add("audit.forward_syslog", msg, "use host:port of an RFC 5425 (TLS) syslog receiver")
 		}
 	}
+	if cfg.Documents.MaxFileSize < 1 || cfg.Documents.MaxFileSize > 4<<30 {
+		add("documents.max_file_size", "must be between 1 byte and 4 GiB", "")
+	}
+	if cfg.Documents.AllowUnscanned && cfg.Environment == Production {
+		add("documents.allow_unscanned", "is not allowed in production", "configure scan.address (clamd)")
+	}
+	switch cfg.Scan.Policy {
+	case "fail-closed", "fail-open":
+	default:
+		add("scan.policy", fmt.Sprintf("%q is not a policy", cfg.Scan.Policy), "use fail-closed or fail-open")
+	}
+	if cfg.Scan.Address != "" && !strings.HasPrefix(cfg.Scan.Address, "/") {
+		if msg := checkHostPort(cfg.Scan.Address); msg != "" {
+			add("scan.address", msg, "use a unix socket path or host:port")
+		}
+	}
+	if cfg.Scan.MaxStreamSize < cfg.Documents.MaxFileSize && cfg.Scan.Address != "" {
+		add("scan.max_stream_size", "is smaller than documents.max_file_size", "raise clamd's StreamMaxLength and this, or lower the file size limit")
+	}
+	if cfg.Scan.Timeout <= 0 {
+		add("scan.timeout", "must be a positive duration", "for example 1m")
+	}
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}

@@ -3,7 +3,6 @@ package document
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
@@ -23,23 +22,6 @@ type Trail interface {
 // Settings reads a tenant's settings (the tenant service).
 type Settings interface {
 	SettingsOf(ctx context.Context, tenantID string) (tenant.Settings, error)
-}
-
-// Validator is the validate-only API (VAL-3): it checks values and stores
-// nothing of them — unless the tenant keeps payload history, in which case
-// the submitted payload goes to that history, sealed (AUD-4).
-type Validator struct {
-	trail    Trail
-	settings Settings
-	now      func() time.Time
-}
-
-// NewValidator returns a validator. now may be nil for time.Now.
-func NewValidator(trail Trail, settings Settings, now func() time.Time) *Validator {
-	if now == nil {
-		now = time.Now
-	}
-	return &Validator{trail: trail, settings: settings, now: now}
 }
 
 // Value types the validator knows.
@@ -77,9 +59,12 @@ type Field struct {
 	Value string `json:"value"`
 }
 
-// Request is a validation request.
+// Request is a validation request: values, a document, or both.
 type Request struct {
-	Fields []Field `json:"fields"`
+	Fields []Field `json:"fields,omitempty"`
+	// Document is checked as a create would check it (its fields, its
+	// subjects, its type's schema) and not stored.
+	Document *Input `json:"document,omitempty"`
 }
 
 // FieldResult is the verdict on one field.
@@ -97,23 +82,34 @@ type FieldResult struct {
 type Result struct {
 	Valid   bool          `json:"valid"`
 	Results []FieldResult `json:"results"`
+	// Document is the verdict on the document, if one was sent.
+	Document *DocumentResult `json:"document,omitempty"`
 	// PayloadKept says whether the request went to the tenant's payload
 	// history (the tenant's payload_history setting).
 	PayloadKept bool `json:"payload_kept"`
 }
 
-// Validate checks the fields of req. raw is the request as submitted: it
-// is kept in the tenant's payload history when the tenant keeps one, and
-// otherwise nothing of it is stored.
-func (v *Validator) Validate(ctx context.Context, p authz.Principal, req Request, raw []byte) (Result, error) {
+// DocumentResult is the verdict on a document.
+type DocumentResult struct {
+	Valid bool `json:"valid"`
+	// Errors are the document's field errors, as a create would report
+	// them (JSON pointers into the document; values never shown).
+	Errors []problem.FieldError `json:"errors,omitempty"`
+}
+
+// Validate checks the values and the document of req and stores nothing
+// of them (VAL-3) — unless the tenant keeps payload history, in which case
+// the submitted request goes to that history, sealed (AUD-4). raw is the
+// request as submitted.
+func (s *Service) Validate(ctx context.Context, p authz.Principal, req Request, raw []byte) (Result, error) {
 	if p.Kind == authz.Anonymous {
-		return Result{}, problem.New(problem.KindUnauthenticated, "unauthenticated", "Log in first.")
+		return Result{}, errUnauthenticated
 	}
 	audit.Describe(ctx, audit.Description{TenantID: p.TenantID, ResourceType: "validation"})
-	d := authz.Decide(p, authz.DataValidate, authz.Resource{TenantID: p.TenantID}, v.now())
+	d := authz.Decide(p, authz.DataValidate, authz.Resource{TenantID: p.TenantID}, s.now())
 	audit.Decision(ctx, d)
 	if !d.Allowed {
-		return Result{}, problem.Forbidden("forbidden", "You do not have permission to do this.")
+		return Result{}, errForbidden
 	}
 	if err := checkRequest(req); err != nil {
 		return Result{}, err
@@ -121,7 +117,7 @@ func (v *Validator) Validate(ctx context.Context, p authz.Principal, req Request
 	out := Result{Valid: true, Results: make([]FieldResult, len(req.Fields))}
 	invalid := 0
 	for i, f := range req.Fields {
-		out.Results[i] = v.check(f)
+		out.Results[i] = s.check(f)
 		if !out.Results[i].Valid {
 			out.Valid = false
 			invalid++
@@ -129,20 +125,20 @@ func (v *Validator) Validate(ctx context.Context, p authz.Principal, req Request
 	}
 	audit.Detail(ctx, "fields", strconv.Itoa(len(req.Fields)))
 	audit.Detail(ctx, "invalid", strconv.Itoa(invalid))
-	st, err := v.settings.SettingsOf(ctx, p.TenantID)
-	if err != nil {
-		return Result{}, err
+	if req.Document != nil {
+		dr, err := s.checkDocument(ctx, p.TenantID, *req.Document)
+		if err != nil {
+			return Result{}, err
+		}
+		out.Document = &dr
+		out.Valid = out.Valid && dr.Valid
+		audit.Detail(ctx, "document_valid", strconv.FormatBool(dr.Valid))
 	}
-	if !st.PayloadHistory {
-		audit.Detail(ctx, "payload_kept", "no")
-		return out, nil
+	kept, err := s.preparePayload(ctx, p.TenantID, "validation", "", raw)
+	if err != nil || kept == nil {
+		return out, err
 	}
-	audit.Detail(ctx, "payload_kept", "yes")
-	kept, err := v.trail.PreparePayload(ctx, p.TenantID, string(authz.DataValidate), "validation", "", raw)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := v.trail.Do(ctx, audit.Description{Action: string(authz.DataValidate)}, func(tx *store.Tx) error {
+	if err := s.trail.Do(ctx, audit.Description{Action: string(authz.DataValidate)}, func(tx *store.Tx) error {
 		return kept.Keep(ctx, tx)
 	}); err != nil {
 		return Result{}, err
@@ -151,9 +147,36 @@ func (v *Validator) Validate(ctx context.Context, p authz.Principal, req Request
 	return out, nil
 }
 
+// checkDocument checks a document as Create would, and stores nothing.
+func (s *Service) checkDocument(ctx context.Context, tenantID string, in Input) (DocumentResult, error) {
+	dt := docType{archive: ArchiveStandard}
+	if typePattern.MatchString(in.Type) {
+		var err error
+		if dt, err = s.documentType(ctx, tenantID, in.Type); err != nil {
+			return DocumentResult{}, err
+		}
+	}
+	err := s.checkInput(&in, dt.archive)
+	if err == nil {
+		err = dt.check(in.Data)
+	}
+	if err == nil {
+		return DocumentResult{Valid: true}, nil
+	}
+	p, ok := problem.As(err)
+	if !ok || (p.Kind != problem.KindInvalid && p.Kind != problem.KindUnprocessable) {
+		return DocumentResult{}, err
+	}
+	fields := p.Fields
+	if len(fields) == 0 {
+		fields = []problem.FieldError{problem.Field("", p.Code, p.Message)}
+	}
+	return DocumentResult{Errors: fields}, nil
+}
+
 func checkRequest(req Request) error {
-	if len(req.Fields) == 0 {
-		return problem.Invalid("no_fields", "Send at least one field to check.", problem.Field("/fields", "required", "Add fields: [{\"type\": ..., \"value\": ...}]."))
+	if len(req.Fields) == 0 && req.Document == nil {
+		return problem.Invalid("no_fields", "Send fields to check, a document, or both.", problem.Field("/fields", "required", "Add fields: [{\"type\": ..., \"value\": ...}]."))
 	}
 	if len(req.Fields) > MaxFields {
 		return problem.Invalid("too_many_fields", "At most 100 fields can be checked at once.", problem.Field("/fields", "too_many", "Split the request."))
@@ -186,7 +209,7 @@ func knownType(t string) bool {
 	return false
 }
 
-func (v *Validator) check(f Field) FieldResult {
+func (s *Service) check(f Field) FieldResult {
 	var norm string
 	var err error
 	switch f.Type {
@@ -200,7 +223,7 @@ func (v *Validator) check(f Field) FieldResult {
 		norm, err = validate.Plusgiro(f.Value)
 	default:
 		// The rest are the subject-identifier kinds.
-		norm, err = validate.Identifier(validate.Kind(f.Type), f.Value, v.now())
+		norm, err = validate.Identifier(validate.Kind(f.Type), f.Value, s.now())
 	}
 	r := FieldResult{Name: f.Name, Type: f.Type}
 	if err != nil {

@@ -19,7 +19,7 @@ type fakeTrail struct{ kept [][]byte }
 
 func (f *fakeTrail) PreparePayload(_ context.Context, _, _, _, _ string, payload []byte) (*audit.Payload, error) {
 	f.kept = append(f.kept, payload)
-	return nil, nil
+	return &audit.Payload{}, nil
 }
 
 func (f *fakeTrail) Do(_ context.Context, _ audit.Description, _ func(tx *store.Tx) error) error {
@@ -35,7 +35,7 @@ func (s fixedSettings) SettingsOf(context.Context, string) (tenant.Settings, err
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func TestValidate(t *testing.T) {
-	v := NewValidator(&fakeTrail{}, fixedSettings{PayloadHistory: false}, func() time.Time { return now })
+	v := New(Options{Trail: &fakeTrail{}, Settings: fixedSettings{PayloadHistory: false}, Now: func() time.Time { return now }})
 	member := authz.Principal{Kind: authz.User, ID: "u", TenantID: "t", Role: authz.Member}
 	for _, tc := range []struct {
 		typ, value, norm, code string
@@ -69,7 +69,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestValidateRefuses(t *testing.T) {
-	v := NewValidator(&fakeTrail{}, fixedSettings{}, nil)
+	v := New(Options{Trail: &fakeTrail{}, Settings: fixedSettings{}})
 	member := authz.Principal{Kind: authz.User, ID: "u", TenantID: "t", Role: authz.Member}
 	many := make([]Field, MaxFields+1)
 	for i := range many {
@@ -107,7 +107,7 @@ func TestValidateKeepsPayloadOnlyWithHistory(t *testing.T) {
 	req := Request{Fields: []Field{{Type: TypeBIC, Value: "ESSESESS"}}}
 	for _, on := range []bool{false, true} {
 		tr := &fakeTrail{}
-		v := NewValidator(tr, fixedSettings{PayloadHistory: on}, nil)
+		v := New(Options{Trail: tr, Settings: fixedSettings{PayloadHistory: on}})
 		res, err := v.Validate(context.Background(), member, req, []byte(`{"fields":[]}`))
 		if err != nil {
 			t.Fatal(err)

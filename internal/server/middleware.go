@@ -209,6 +209,22 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// extendDeadlines gives a route's request body longer to arrive, or its
+// response longer to go out, than the server's timeouts (uploads,
+// downloads).
+func extendDeadlines(read, write time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if read > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(read))
+		}
+		if write > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(write))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // limitBody caps the request body. Reading past the cap fails with
 // *http.MaxBytesError, which handlers report as 413.
 func limitBody(next http.Handler, limit int64) http.Handler {

@@ -44,6 +44,9 @@ func (s *Server) routes() (http.Handler, error) {
 				h = s.refuseWhileSealed(h)
 			}
 		}
+		if rt.ReadTimeout > 0 || rt.WriteTimeout > 0 {
+			h = extendDeadlines(rt.ReadTimeout, rt.WriteTimeout, h)
+		}
 		h = markRoute(rt.Pattern, h)
 		mux.Handle(rt.Method+" "+rt.Pattern, h)
 	}

@@ -28,6 +28,11 @@ type Route struct {
 	Handler http.Handler
 	// MaxBody overrides the server's body limit for this route (uploads).
 	MaxBody int64
+	// ReadTimeout and WriteTimeout, if set, replace http.read_timeout and
+	// http.write_timeout for this route (uploads and downloads, which may
+	// take longer).
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
 	// AllowSealed marks routes served while the keyring is sealed (unseal).
 	AllowSealed bool
 	// Action names what the route does in the audit trail ("user.list").

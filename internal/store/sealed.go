@@ -30,6 +30,8 @@ var sealedColumns = []SealedColumn{
 	{Table: "audit_entries", IDColumn: "id", TenantColumn: "chain", Column: "reason", Field: "reason"},
 	{Table: "payload_history", IDColumn: "id", TenantColumn: "tenant_id", Column: "payload", Field: "payload"},
 	{Table: "oidc_providers", IDColumn: "tenant_id", TenantColumn: "tenant_id", Column: "client_secret", Field: "client_secret"},
+	{Table: "document_versions", IDColumn: "id", TenantColumn: "tenant_id", Column: "content", Field: "content"},
+	{Table: "document_subjects", IDColumn: "id", TenantColumn: "tenant_id", Column: "value", Field: "value"},
 }
 
 // SealedColumns returns the registry of sealed columns.

@@ -106,10 +106,13 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 	// power loss (BAK-4), foreign keys on, and IMMEDIATE write transactions so
 	// a writer never fails to upgrade a read lock. Pages are read through a
 	// memory map (up to 256 MiB), which spares a system call and a copy per
-	// page on scans (audit verification reads the whole trail).
-	common := "_busy_timeout=10000&_foreign_keys=1&_pragma=cache_size(-16000)&_pragma=temp_store(memory)&_pragma=mmap_size(268435456)"
-	wdsn := opts.Path + "?" + common + "&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
-	rdsn := opts.Path + "?" + common + "&_query_only=1"
+	// page on scans (audit verification reads the whole trail). Page caches
+	// are small — 8 MiB for the writer, 2 MiB for each reader — because the
+	// operating system caches the file anyway, and because file chunks pass
+	// through them: memory stays bounded whatever the size of the files.
+	common := "_busy_timeout=10000&_foreign_keys=1&_pragma=temp_store(memory)&_pragma=mmap_size(268435456)"
+	wdsn := opts.Path + "?" + common + "&_pragma=cache_size(-8000)&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+	rdsn := opts.Path + "?" + common + "&_pragma=cache_size(-2000)&_query_only=1"
 	var err error
 	if db.write, err = sql.Open(sqliteDriver, wdsn); err != nil {
 		return fmt.Errorf("open database %s: %w", opts.Path, err)
