@@ -52,12 +52,13 @@ var layers = map[string]string{
 	"document":  "domain",
 	"message":   "domain",
 	"retention": "domain",
+	"archive":   "domain",
 	"gdpr":      "domain",
 	"access":    "domain",
 	"backup":    "domain",
 }
 
-var domain = []string{"tenant", "document", "message", "retention", "gdpr", "access", "backup"}
+var domain = []string{"tenant", "document", "message", "retention", "archive", "gdpr", "access", "backup"}
 
 // drivers are concrete database drivers and key providers: only app (and
 // test harnesses) may import them.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/call"
@@ -22,6 +23,7 @@ type Deps struct {
 	Tenants   *tenant.Service
 	Trail     *audit.Trail
 	Documents *document.Service
+	Archive   *archive.Service
 	Now       func() time.Time
 }
 
@@ -33,6 +35,7 @@ type API struct {
 	tenants *tenant.Service
 	trail   *audit.Trail
 	docs    *document.Service
+	archive *archive.Service
 	now     func() time.Time
 }
 
@@ -44,7 +47,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -89,6 +92,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.auditRoutes()...)
 	rs = append(rs, a.validateRoutes()...)
 	rs = append(rs, a.documentRoutes()...)
+	rs = append(rs, a.retentionRoutes()...)
 	return rs
 }
 

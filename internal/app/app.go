@@ -19,10 +19,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
+	"github.com/valvhq/valv/internal/jobs"
 	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/scan"
 	"github.com/valvhq/valv/internal/server"
@@ -68,6 +70,10 @@ type App struct {
 	Tenants      *tenant.Service
 	Trail        *audit.Trail
 	Documents    *document.Service
+	Archive      *archive.Service
+	Jobs         *jobs.Scheduler
+
+	jobsRegistered bool
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -156,9 +162,14 @@ func (a *App) buildServices() error {
 	if err != nil {
 		return err
 	}
+	a.Jobs = jobs.New(jobs.Options{DB: a.db, Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Ready: func() bool { return !a.Keys.Sealed() },
+		Now: a.now, Logger: a.log})
+	a.Archive = archive.New(archive.Options{DB: a.db, Keys: a.Keys, Trail: a.Trail, Jobs: a.Jobs, Subjects: subjects{a}, Directory: directory{a},
+		Mail: mailer, LegalYears: a.cfg.Retention.LegalYears, StandardMonths: a.cfg.Retention.StandardMonths, CullBatch: a.cfg.Retention.CullBatch,
+		ReviewLink: func() string { return a.Auth.PublicURL() + "/api/v1/reviews/due" }, Now: a.now, Logger: a.log})
 	a.Documents = document.New(document.Options{DB: a.db, Keys: a.Keys, Trail: a.Trail, Settings: a.Tenants, Scanner: scanner,
 		AllowUnscanned: a.cfg.Documents.AllowUnscanned || a.cfg.Scan.Policy == "fail-open", Alerts: alerts{a},
-		Logger: a.log, Now: a.now, MaxFileSize: a.cfg.Documents.MaxFileSize})
+		Logger: a.log, Now: a.now, MaxFileSize: a.cfg.Documents.MaxFileSize, Policies: a.Archive})
 	return nil
 }
 
@@ -283,7 +294,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
 	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Documents: a.Documents, Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Archive: a.Archive, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.
@@ -366,12 +377,15 @@ func (a *App) Serve(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	jobs, stopJobs := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); a.runAuditJobs(jobs, sinks) }()
+	if err := a.RegisterJobs(ctx, sinks); err != nil {
+		ln.Close()
+		return err
+	}
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	waitJobs := a.Jobs.Start(jobsCtx)
 	err = srv.Serve(ctx, ln)
 	stopJobs()
-	<-done
+	waitJobs()
 	// A last checkpoint, so that what was written is covered on stop.
 	if cerr := a.CheckpointAudit(context.WithoutCancel(ctx), sinks); cerr != nil {
 		a.log.Warn("final audit checkpoint failed", "error", cerr)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
@@ -119,6 +120,13 @@ func benchDocApp(b *testing.B) (*App, authz.Principal, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { a.Close() })
+	if s := os.Getenv("VALV_BENCH_CULL_BATCH"); s != "" {
+		cfg.Retention.CullBatch, _ = strconv.Atoi(s)
+		a.Close()
+		if a, err = Open(ctx, Options{Config: cfg}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	c, err := a.Tenants.Create(ctx, op, tenant.CreateInput{Name: "Bench Dok AB"})
 	if err != nil {
 		b.Fatal(err)
@@ -301,13 +309,7 @@ func BenchmarkDocuments(b *testing.B) {
 //
 //	go test -run '^$' -bench SearchBySubject -benchtime 2000x -timeout 60m ./internal/app/
 func BenchmarkSearchBySubject(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("VALV_BENCH_DOCUMENTS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1000 {
-			b.Fatalf("VALV_BENCH_DOCUMENTS=%q: give a number of documents, at least 1000", s)
-		}
-	}
+	n := benchDocuments(b)
 	a, owner, _ := benchDocApp(b)
 	ctx := context.Background()
 	start := time.Now()
@@ -338,4 +340,91 @@ func BenchmarkSearchBySubject(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	})
+}
+
+// BenchmarkCull culls many expired documents (VALV_BENCH_DOCUMENTS,
+// default 1,000,000; target under 60 s on SQLite) while a reader keeps
+// reading kept documents, a few hundred a second (target p99 under 50 ms).
+// Each document has two subjects; loading them takes minutes.
+//
+//	go test -run '^$' -bench Cull -benchtime 1x -timeout 60m ./internal/app/
+func BenchmarkCull(b *testing.B) {
+	n := benchDocuments(b)
+	a, owner, _ := benchDocApp(b)
+	ctx := context.Background()
+	var keep []string
+	for i := 0; i < 1000; i++ {
+		d := benchDoc(n + i)
+		ids, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, []document.Input{d}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keep = append(keep, ids...)
+	}
+	b.ResetTimer()
+	for iter := 0; iter < b.N; iter++ {
+		b.StopTimer()
+		start := time.Now()
+		for done := 0; done < n; done += document.MaxImportBatch {
+			batch := make([]document.Input, min(document.MaxImportBatch, n-done))
+			for i := range batch {
+				batch[i] = benchDoc(done + i)
+				batch[i].DocumentDate = "2001-01-01"
+			}
+			if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, batch, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Logf("loaded %d expired documents in %v", n, time.Since(start).Round(time.Second))
+		stop := make(chan struct{})
+		lats := make(chan []time.Duration)
+		go func() {
+			var lat []time.Duration
+			rng := rand.New(rand.NewPCG(3, 4))
+			for {
+				select {
+				case <-stop:
+					lats <- lat
+					return
+				default:
+				}
+				t0 := time.Now()
+				if _, err := a.Documents.Get(withRecord(ctx, "document.read"), owner, keep[rng.IntN(len(keep))]); err != nil {
+					b.Error(err)
+				}
+				lat = append(lat, time.Since(t0))
+				time.Sleep(2 * time.Millisecond) // a steady 400 or so reads a second
+			}
+		}()
+		b.StartTimer()
+		t0 := time.Now()
+		res, err := a.Cull(ctx, nil, archive.CullOptions{})
+		took := time.Since(t0)
+		b.StopTimer()
+		close(stop)
+		lat := <-lats
+		if err != nil || res.Culled != int64(n) {
+			b.Fatalf("culled %d of %d: %v", res.Culled, n, err)
+		}
+		slices.Sort(lat)
+		b.ReportMetric(took.Seconds(), "cull-s")
+		b.ReportMetric(float64(n)/took.Seconds(), "docs/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "read-p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "read-p99-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "read-max-ms")
+		b.StartTimer()
+	}
+}
+
+// benchDocuments is how many documents the large benchmarks load:
+// VALV_BENCH_DOCUMENTS, default 1,000,000.
+func benchDocuments(b *testing.B) int {
+	n := 1_000_000
+	if s := os.Getenv("VALV_BENCH_DOCUMENTS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1000 {
+			b.Fatalf("VALV_BENCH_DOCUMENTS=%q: give a number of documents, at least 1000", s)
+		}
+	}
+	return n
 }

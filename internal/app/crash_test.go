@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 		serveChild(dir)
 		return
 	}
+	if dir := os.Getenv(cullChildEnv); dir != "" {
+		cullChild(dir)
+		return
+	}
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		if tenantID := os.Getenv(crashTenantEnv); tenantID != "" {
 			crashDocumentsChild(dir, tenantID)
@@ -49,6 +53,9 @@ func testConfig(dir string) config.Config {
 	cfg := config.Default()
 	cfg.Environment = config.Test
 	cfg.DataDir = dir
+	// Background jobs run once at start; tests run them when they want to
+	// (App.Jobs.RunDue) with the test clock.
+	cfg.Jobs.Poll = 10 * time.Minute
 	return cfg
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/valvhq/valv/internal/api"
+	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 )
 
@@ -72,6 +73,7 @@ type scenarioEnv struct {
 	memberSess string
 	keyID      string
 	docA       string   // a document of tenant A, with a file
+	reportA    string   // a culling report of tenant A
 	secretsA   []string // tenant A's data: no one outside tenant A may see these
 	metadataA  []string // tenant A's metadata: operators may see these too
 	seq        atomic.Int64
@@ -95,6 +97,21 @@ func (s *scenarioEnv) freshDoc() string {
 	var d struct{ ID string }
 	s.ownerA.must(201, "POST", "/api/v1/documents", map[string]any{"type": "note", "data": map[string]string{"text": "x"}}).json(s.ts.t, &d)
 	return d.ID
+}
+
+// freshHold places a fresh legal hold in tenant A and returns its id.
+func (s *scenarioEnv) freshHold() string {
+	var h struct{ ID string }
+	s.ownerA.must(201, "POST", "/api/v1/holds", map[string]any{"scope": "type", "type": s.unique("held"), "reason": "case"}).json(s.ts.t, &h)
+	return h.ID
+}
+
+// freshRule sets a fresh retention rule in tenant A and returns the path
+// that removes it.
+func (s *scenarioEnv) freshRule() string {
+	typ := s.unique("ruled")
+	s.ownerA.must(200, "PUT", "/api/v1/retention/rules/standard", map[string]any{"type": typ, "months": 60})
+	return "/api/v1/retention/rules/standard?type=" + typ
 }
 
 // freshType registers a fresh document type in tenant A.
@@ -221,6 +238,21 @@ func scenarios() []scenario {
 		{route: "GET /api/v1/api-keys/{id}", param: func(s *scenarioEnv) string { return s.keyID }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
 		{route: "PUT /api/v1/api-keys/{id}", param: func(s *scenarioEnv) string { return s.keyID }, body: fixed(map[string]any{"name": "wrong scope", "scopes": []string{"validate"}}), expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
 		{route: "DELETE /api/v1/api-keys/{id}", param: func(s *scenarioEnv) string { return s.freshKey() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+
+		// Retention: owners, admins and auditors read the policy and holds;
+		// owners and admins change them; owners and auditors read culling
+		// reports; whoever works with documents reviews them.
+		{route: "GET /api/v1/retention", expect: "401 403 200 200 200 200 403 403 401 401 403 403 403"},
+		{route: "PATCH /api/v1/retention", body: fixed(map[string]int{"standard_months": 36}), expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "PUT /api/v1/retention/rules/{archive}", param: func(*scenarioEnv) string { return "standard" }, body: fixed(map[string]any{"type": "note", "months": 48}), expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/retention/rules/{archive}", pathf: func(s *scenarioEnv) string { return s.freshRule() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/retention/reports", expect: "401 403 200 403 200 200 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/retention/reports/{id}", param: func(s *scenarioEnv) string { return s.reportA }, expect: "401 403 200 403 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/holds", expect: "401 403 200 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/holds", body: fixed(map[string]any{"scope": "type", "type": "invoice", "reason": "case 7"}), expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/holds/{id}", param: func(s *scenarioEnv) string { return s.freshHold() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/reviews/due", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/documents/{id}/review", param: func(s *scenarioEnv) string { return s.freshDoc() }, body: fixed(map[string]string{"decision": "keep", "review_date": "2099-01-01"}), expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
 	}
 }
 
@@ -488,6 +520,18 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 		"faktura.pdf", "application/pdf", []byte("%PDF-1.7\nplanted-secret-content"), nil).json(t, &doc)
 	env.docA = doc.ID
 	env.secretsA = append(env.secretsA, doc.ID, "Alfa Kund", "planted-secret-content")
+	// A culling report: an old note is culled.
+	ownerA.must(201, "POST", "/api/v1/documents", map[string]any{"type": "note", "document_date": "2001-01-01", "data": map[string]string{"text": "old"}})
+	res, err := ts.app.Cull(context.Background(), nil, archive.CullOptions{})
+	if err != nil || len(res.Reports) != 1 {
+		t.Fatalf("culling for the scenarios: %+v %v", res, err)
+	}
+	for _, id := range res.Reports {
+		env.reportA = id
+	}
+	env.secretsA = append(env.secretsA, env.reportA)
+	ownerA.must(201, "POST", "/api/v1/holds", map[string]any{"scope": "document", "document_id": doc.ID, "reason": "Tvist med Alfa Kund, planted-hold-reason"})
+	env.secretsA = append(env.secretsA, "planted-hold-reason")
 
 	key := func(scopes []string, allowed []string, expires *time.Time) (string, string) {
 		var k struct {

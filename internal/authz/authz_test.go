@@ -57,6 +57,14 @@ var expected = map[Action][]string{
 	DocumentDelete:       {"owner", "admin", "member"},
 	DocumentTypeRead:     {"owner", "admin", "member"},
 	DocumentTypeManage:   {"owner", "admin"},
+	DocumentReview:       {"owner", "admin", "member"},
+	RetentionRead:        {"owner", "admin", "auditor"},
+	RetentionManage:      {"owner", "admin"},
+	RetentionContract:    {"owner"},
+	HoldRead:             {"owner", "admin", "auditor"},
+	HoldManage:           {"owner", "admin"},
+	CullReportRead:       {"owner", "auditor"},
+	RetentionCull:        {"security"},
 }
 
 func TestEveryRoleAndAction(t *testing.T) {

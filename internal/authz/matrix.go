@@ -22,6 +22,7 @@ var (
 	ownerOnly   = []Role{Owner}
 	auditors    = []Role{Owner, Auditor}
 	workers     = []Role{Owner, Admin, Member}
+	readers     = []Role{Owner, Admin, Auditor}
 	bothOps     = []Role{RoleOperator, RoleSecurity}
 	securityOps = []Role{RoleSecurity}
 )
@@ -81,6 +82,23 @@ const (
 	// types and their schemas.
 	DocumentTypeRead   Action = "document.type.read"
 	DocumentTypeManage Action = "document.type.manage"
+	// DocumentReview is a reviewer's decision on a due review (RET-4).
+	DocumentReview Action = "document.review"
+
+	// RetentionRead and RetentionManage are the tenant's retention policy
+	// and rules (RET-1..3); RetentionContract is declaring the 6+1 archive
+	// contract, which decides how long bookkeeping is kept (owners only).
+	RetentionRead     Action = "retention.read"
+	RetentionManage   Action = "retention.manage"
+	RetentionContract Action = "retention.contract"
+	// HoldRead and HoldManage are legal holds (RET-3).
+	HoldRead   Action = "retention.hold.read"
+	HoldManage Action = "retention.hold.manage"
+	// CullReportRead is reading culling reports (RET-5).
+	CullReportRead Action = "retention.report.read"
+	// RetentionCull is culling: Valv's job, or a security operator at the
+	// server's console (valv retention run).
+	RetentionCull Action = "retention.cull"
 )
 
 // The scopes an API key can carry. docs/roles.md says what each allows.
@@ -156,6 +174,15 @@ var matrix = map[Action]rule{
 	DocumentDelete:     {roles: workers, scope: ScopeDocumentsWrite},
 	DocumentTypeRead:   {roles: workers, scope: ScopeDocumentsRead},
 	DocumentTypeManage: {roles: managers},
+	DocumentReview:     {roles: workers, scope: ScopeDocumentsWrite},
+
+	RetentionRead:     {roles: readers, scope: ScopeRetentionManage},
+	RetentionManage:   {roles: managers, scope: ScopeRetentionManage},
+	RetentionContract: {roles: ownerOnly},
+	HoldRead:          {roles: readers, scope: ScopeRetentionManage},
+	HoldManage:        {roles: managers, scope: ScopeRetentionManage},
+	CullReportRead:    {roles: auditors, scope: ScopeRetentionManage},
+	RetentionCull:     {operators: securityOps, system: true},
 }
 
 // Actions lists every action in the matrix.

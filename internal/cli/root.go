@@ -104,6 +104,8 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newOperatorCmd(e),
 		newKeysCmd(e),
 		newAuditCmd(e),
+		newRetentionCmd(e),
+		newJobsCmd(e),
 		newVersionCmd(e),
 	)
 	markUsageErrors(root)

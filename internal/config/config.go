@@ -37,6 +37,8 @@ type Config struct {
 	Mail      Mail      `yaml:"mail"`
 	Audit     Audit     `yaml:"audit"`
 	Documents Documents `yaml:"documents"`
+	Retention Retention `yaml:"retention"`
+	Jobs      Jobs      `yaml:"jobs"`
 	Scan      Scan      `yaml:"scan"`
 	HTTP      HTTP      `yaml:"http"`
 	Log       Log       `yaml:"log"`
@@ -105,6 +107,21 @@ type Documents struct {
 	AllowUnscanned bool `yaml:"allow_unscanned" doc:"store files without a malware scan when scan.address is empty (not in production; files are marked and audited)"`
 }
 
+// Retention configures archives and culling (docs/retention.md).
+type Retention struct {
+	LegalYears     int           `yaml:"legal_years" doc:"calendar years after a document's year that the legal archive keeps it under the 6+1 contract (Swedish bookkeeping law: 7)"`
+	StandardMonths int           `yaml:"standard_months" doc:"a new tenant's standard archive period, in months"`
+	CullInterval   time.Duration `yaml:"cull_interval" doc:"time between culling runs"`
+	CullBatch      int           `yaml:"cull_batch" doc:"documents culled per transaction"`
+	DigestAt       string        `yaml:"digest_at" doc:"time of day (HH:MM, Swedish time) the daily review digest is mailed"`
+}
+
+// Jobs configures the scheduler of background work.
+type Jobs struct {
+	Lease time.Duration `yaml:"lease" doc:"how long a node holds a job without renewing; a crashed node's job is resumed after it"`
+	Poll  time.Duration `yaml:"poll" doc:"how often each node looks for due jobs"`
+}
+
 // Scan configures the malware scanner (clamd).
 type Scan struct {
 	Address       string        `yaml:"address" doc:"clamd's socket: a unix socket path, or host:port for TCP; empty for none"`
@@ -169,6 +186,8 @@ func Default() Config {
 		},
 		Audit:     Audit{CheckpointInterval: time.Minute, VerifyInterval: 24 * time.Hour, PlatformRetention: 365 * 24 * time.Hour},
 		Documents: Documents{MaxFileSize: 50 << 20},
+		Retention: Retention{LegalYears: 7, StandardMonths: 24, CullInterval: 24 * time.Hour, CullBatch: 2000, DigestAt: "07:00"},
+		Jobs:      Jobs{Lease: 5 * time.Minute, Poll: 5 * time.Second},
 		Scan:      Scan{Policy: "fail-closed", MaxStreamSize: 100 << 20, Timeout: time.Minute},
 		Auth:      Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
 		Mail:      Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},

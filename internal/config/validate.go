@@ -157,6 +157,27 @@ func (cfg *Config) Validate() error {
 	if cfg.Documents.AllowUnscanned && cfg.Environment == Production {
 		add("documents.allow_unscanned", "is not allowed in production", "configure scan.address (clamd)")
 	}
+	if cfg.Retention.LegalYears < 7 || cfg.Retention.LegalYears > 100 {
+		add("retention.legal_years", "must be between 7 and 100", "Swedish bookkeeping law requires at least 7")
+	}
+	if cfg.Retention.StandardMonths < 1 || cfg.Retention.StandardMonths > 1200 {
+		add("retention.standard_months", "must be between 1 and 1200", "")
+	}
+	if cfg.Retention.CullInterval < time.Minute || cfg.Retention.CullInterval > 7*24*time.Hour {
+		add("retention.cull_interval", "must be between 1m and 168h", "")
+	}
+	if cfg.Retention.CullBatch < 1 || cfg.Retention.CullBatch > 5000 {
+		add("retention.cull_batch", "must be between 1 and 5000", "")
+	}
+	if _, err := time.Parse("15:04", cfg.Retention.DigestAt); err != nil {
+		add("retention.digest_at", fmt.Sprintf("%q is not a time of day", cfg.Retention.DigestAt), "use HH:MM, for example 07:00")
+	}
+	if cfg.Jobs.Lease < 10*time.Second || cfg.Jobs.Lease > time.Hour {
+		add("jobs.lease", "must be between 10s and 1h", "")
+	}
+	if cfg.Jobs.Poll < 100*time.Millisecond || cfg.Jobs.Poll > 10*time.Minute {
+		add("jobs.poll", "must be between 100ms and 10m", "")
+	}
 	switch cfg.Scan.Policy {
 	case "fail-closed", "fail-open":
 	default:

@@ -17,6 +17,7 @@ import (
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/retention"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
 )
@@ -51,6 +52,7 @@ type Document struct {
 	File         *FileInfo         `json:"file,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`
 	UpdatedAt    time.Time         `json:"updated_at"`
+	Retention    *Retention        `json:"retention,omitempty"`
 }
 
 // Summary is a document in a list: no content.
@@ -64,6 +66,8 @@ type Summary struct {
 	HasFile      bool      `json:"has_file"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// RetainUntil is the last day the document is kept.
+	RetainUntil string `json:"retain_until,omitempty"`
 }
 
 // Subject links a document to a data subject: an identifier of a kind
@@ -271,7 +275,7 @@ func view(row store.DocumentRow, c content) Document {
 
 func summary(row store.DocumentRow) Summary {
 	return Summary{ID: row.ID, Type: row.Type, Archive: row.Archive, DocumentDate: row.DocumentDate, ReviewDate: row.ReviewDate,
-		Version: row.Version, HasFile: row.FileID != "", CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
+		Version: row.Version, HasFile: row.FileID != "", CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, RetainUntil: row.RetainUntil}
 }
 
 // CreateRequest is a create call.
@@ -354,6 +358,10 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, req CreateReque
 	}
 	row := store.DocumentRow{TenantID: tenantID, ID: id, Type: req.Type, Archive: req.Archive, DocumentDate: req.DocumentDate,
 		ReviewDate: req.ReviewDate, Version: 1, FileID: fileID, CreatedAt: now, UpdatedAt: now}
+	if err := s.setRetention(ctx, &row); err != nil {
+		s.discard(ctx, tenantID, staged)
+		return Created{}, err
+	}
 	if idem != nil {
 		idem.DocumentID, idem.CreatedAt = id, now
 	}
@@ -390,7 +398,9 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, req CreateReque
 		}
 		return Created{}, err
 	}
-	return Created{Document: view(row, c)}, nil
+	d := view(row, c)
+	d.Retention, _ = s.retentionView(ctx, row)
+	return Created{Document: d}, nil
 }
 
 // changedOnCreate lists what a first version sets.
@@ -515,7 +525,11 @@ func (s *Service) viewRow(ctx context.Context, row store.DocumentRow) (Document,
 	if err != nil {
 		return Document{}, err
 	}
-	return view(row, c), nil
+	d := view(row, c)
+	if d.Retention, err = s.retentionView(ctx, row); err != nil {
+		return Document{}, err
+	}
+	return d, nil
 }
 
 // Filter selects documents in a list.
@@ -548,7 +562,7 @@ func (s *Service) storeFilter(f Filter) (store.DocumentFilter, error) {
 	}
 	sf := store.DocumentFilter{Type: f.Type, Archive: f.Archive, DateFrom: f.DateFrom, DateTo: f.DateTo}
 	if f.ReviewDue {
-		sf.ReviewDueBy = s.now().UTC().Format(time.DateOnly)
+		sf.ReviewDueBy = retention.Today(s.now())
 	}
 	return sf, nil
 }
@@ -707,6 +721,13 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, req 
 // change reads a document, applies edit to its content (and, with a file,
 // replaces the file) and stores the result as a new version.
 func (s *Service) change(ctx context.Context, p authz.Principal, id string, ifMatch int64, raw []byte, edit func(*content) error, up *Upload) (Document, error) {
+	return s.changeKeep(ctx, p, id, ifMatch, raw, edit, up, nil)
+}
+
+// changeKeep is change that can also set the day a reviewer extended the
+// document's retention to (keepUntil); the new version's changed fields
+// then name /keep_until.
+func (s *Service) changeKeep(ctx context.Context, p authz.Principal, id string, ifMatch int64, raw []byte, edit func(*content) error, up *Upload, keepUntil *string) (Document, error) {
 	tenantID := tenantOf(p)
 	row, err := s.readRow(ctx, p, authz.DocumentUpdate, tenantID, id)
 	if err != nil {
@@ -742,6 +763,9 @@ func (s *Service) change(ctx context.Context, p authz.Principal, id string, ifMa
 		next.File, fileID = &staged.info, staged.id
 	}
 	changed := changedFields(old, next)
+	if keepUntil != nil && *keepUntil != row.KeepUntil {
+		changed = append(changed, "/keep_until")
+	}
 	if len(changed) == 0 {
 		// Nothing changed: no new version.
 		s.discard(ctx, tenantID, staged)
@@ -764,6 +788,21 @@ func (s *Service) change(ctx context.Context, p authz.Principal, id string, ifMa
 	updated := row
 	updated.Archive, updated.DocumentDate, updated.ReviewDate, updated.Version, updated.FileID, updated.UpdatedAt =
 		next.Archive, next.DocumentDate, next.ReviewDate, version, fileID, now
+	if keepUntil != nil {
+		updated.KeepUntil = *keepUntil
+	}
+	if row.Archive != updated.Archive || row.DocumentDate != updated.DocumentDate {
+		// Moving a document out of the legal archive, or changing the date
+		// its legal retention counts from, is refused while the law keeps it.
+		if err := s.checkLegalKept(ctx, row); err != nil {
+			s.discard(ctx, tenantID, staged)
+			return Document{}, err
+		}
+	}
+	if err := s.setRetention(ctx, &updated); err != nil {
+		s.discard(ctx, tenantID, staged)
+		return Document{}, err
+	}
 	err = s.trail.Do(ctx, audit.Description{TenantID: tenantID, ResourceType: "document", ResourceID: id}, func(tx *store.Tx) error {
 		cur, err := tx.DocumentForUpdate(ctx, tenantID, id)
 		if err != nil {
@@ -801,7 +840,9 @@ func (s *Service) change(ctx context.Context, p authz.Principal, id string, ifMa
 		s.discard(ctx, tenantID, staged)
 		return Document{}, err
 	}
-	return view(updated, next), nil
+	d := view(updated, next)
+	d.Retention, _ = s.retentionView(ctx, updated)
+	return d, nil
 }
 
 var errChangedMeanwhile = errors.New("document changed meanwhile")
@@ -824,7 +865,13 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, id string, ifMa
 	if err := checkIfMatch(ifMatch, row.Version); err != nil {
 		return err
 	}
+	if err := s.checkLegalKept(ctx, row); err != nil {
+		return err
+	}
 	err = s.trail.Do(ctx, audit.Description{TenantID: tenantID, ResourceType: "document", ResourceID: id}, func(tx *store.Tx) error {
+		if err := checkNotHeld(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
 		return tx.DeleteDocument(ctx, tenantID, id)
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -947,12 +994,30 @@ func (s *Service) ImportBatch(ctx context.Context, p authz.Principal, docs []Inp
 		}
 		rows[i] = store.DocumentRow{TenantID: tenantID, ID: id, Type: in.Type, Archive: in.Archive, DocumentDate: in.DocumentDate,
 			ReviewDate: in.ReviewDate, Version: 1, CreatedAt: now, UpdatedAt: now}
+		if err := s.setRetention(ctx, &rows[i]); err != nil {
+			return nil, err
+		}
 		ids[i] = id
 	}
 	audit.Detail(ctx, "documents", fmt.Sprint(len(docs)))
-	kept, err := s.preparePayload(ctx, tenantID, "document", "", raw)
-	if err != nil {
-		return nil, err
+	// Each document's submitted content is kept under its own id, so that
+	// culling and erasure find it.
+	var kept []*audit.Payload
+	if len(raw) > 0 {
+		for i := range docs {
+			one, err := json.Marshal(docs[i])
+			if err != nil {
+				return nil, err
+			}
+			p, err := s.preparePayload(ctx, tenantID, "document", ids[i], one)
+			if err != nil {
+				return nil, err
+			}
+			if p == nil {
+				break // the tenant keeps no payload history
+			}
+			kept = append(kept, p)
+		}
 	}
 	err = s.trail.Do(ctx, audit.Description{Action: "document.import", TenantID: tenantID, ResourceType: "document"}, func(tx *store.Tx) error {
 		for i := range rows {
@@ -966,10 +1031,18 @@ func (s *Service) ImportBatch(ctx context.Context, p authz.Principal, docs []Inp
 				return err
 			}
 		}
-		return kept.Keep(ctx, tx)
+		for _, p := range kept {
+			if err := p.Keep(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
+
+// ValidType reports whether s is a well-formed document type name.
+func ValidType(s string) bool { return typePattern.MatchString(s) }

@@ -48,6 +48,9 @@ type Options struct {
 	Now            func() time.Time
 	// MaxFileSize bounds an uploaded file (DefaultMaxFileSize when zero).
 	MaxFileSize int64
+	// Policies gives tenants' retention policies; without it documents
+	// carry no computed retention (tests of this package alone).
+	Policies Policies
 }
 
 // DefaultMaxFileSize is the default bound on an uploaded file: 50 MiB.
@@ -65,6 +68,7 @@ type Service struct {
 	log            *slog.Logger
 	now            func() time.Time
 	maxFile        int64
+	policies       Policies
 
 	schemaMu sync.Mutex
 	schemas  map[string]cachedSchema
@@ -87,7 +91,7 @@ func New(o Options) *Service {
 		o.MaxFileSize = DefaultMaxFileSize
 	}
 	return &Service{db: o.DB, keys: o.Keys, trail: o.Trail, settings: o.Settings, scanner: o.Scanner,
-		allowUnscanned: o.AllowUnscanned, alerts: o.Alerts, log: o.Logger, now: o.Now, maxFile: o.MaxFileSize,
+		allowUnscanned: o.AllowUnscanned, alerts: o.Alerts, log: o.Logger, now: o.Now, maxFile: o.MaxFileSize, policies: o.Policies,
 		schemas: map[string]cachedSchema{}}
 }
 

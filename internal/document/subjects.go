@@ -1,6 +1,7 @@
 package document
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"time"
@@ -90,4 +91,20 @@ func subjectsChanged(a, b []Subject) bool {
 		}
 	}
 	return false
+}
+
+// SubjectToken normalises a subject identifier and returns it with its
+// blind index in the tenant: what finds the subject's documents (and what
+// a legal hold on the subject holds).
+func (s *Service) SubjectToken(ctx context.Context, tenantID string, sub Subject) (Subject, []byte, error) {
+	norm, err := normaliseSubject(sub, s.now())
+	if err != nil {
+		return Subject{}, nil, err
+	}
+	sealer, err := s.keys.Sealer(ctx, tenantID)
+	if err != nil {
+		return Subject{}, nil, err
+	}
+	token, err := subjectToken(sealer, norm)
+	return norm, token, err
 }

@@ -77,3 +77,46 @@ func FuzzParseWebhookSecret(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReviewDigest renders review digests with arbitrary fields. Render must
+// never panic; data that validate accepts must render; and what renders
+// has a one-line subject, escaped HTML, and lists only type names that are
+// document type names.
+func FuzzReviewDigest(f *testing.F) {
+	f.Add("Exempel AB", "2025-03-04", 17, 3, "contract", 9, "invoice", 8, "https://valv.example.com/reviews")
+	f.Add("<b>X</b>\r\nBcc: a@example.com", "2024-02-29", 1, 1, "a", 1, "", 0, "https://x.example/r?a=<script>")
+	f.Add("X", "2025-02-29", 0, 0, "Anna Andersson", 1, "invoice", 1, "http://x.example")
+	f.Add("X", "2025-3-4", 2, 3, "invoice", 1, "invoice", 1, "https://x.example")
+	f.Add("X", "2025-03-04", 5, 0, "-x", -1, "x.y_z-1", 4, "javascript:alert(1)")
+	f.Fuzz(func(t *testing.T, org, date string, due, overdue int, type1 string, due1 int, type2 string, due2 int, link string) {
+		d := ReviewDigest{Organisation: org, Date: date, Due: due, Overdue: overdue, Link: link}
+		if type1 != "" || due1 != 0 {
+			d.Types = append(d.Types, ReviewCount{Type: type1, Due: due1})
+		}
+		if type2 != "" || due2 != 0 {
+			d.Types = append(d.Types, ReviewCount{Type: type2, Due: due2})
+		}
+		valid := d.validate() == nil
+		msg, err := Render(TemplateReviewDigest, "en", d)
+		if valid != (err == nil) {
+			t.Fatalf("validate ok: %v, Render: %v", valid, err)
+		}
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(msg.Subject, "\r\n") {
+			t.Fatalf("subject has a line break: %q", msg.Subject)
+		}
+		if strings.Contains(msg.HTML, "<script") || strings.Contains(msg.HTML, "<b>") {
+			t.Fatalf("HTML has unescaped markup:\n%s", msg.HTML)
+		}
+		if d.Others() < 0 || d.Overdue > d.Due {
+			t.Fatalf("accepted counts that do not add up: %+v", d)
+		}
+		for _, c := range d.Types {
+			if !documentType(c.Type) || strings.ContainsAny(c.Type, " @<>&\"'") {
+				t.Fatalf("accepted type %q", c.Type)
+			}
+		}
+	})
+}

@@ -28,6 +28,7 @@ const (
 	TemplateLockout       = "lockout"        // data: Lockout
 	TemplateSecurityAlert = "security_alert" // data: SecurityAlert
 	TemplateEmailChange   = "email_change"   // data: EmailChange
+	TemplateReviewDigest  = "review_digest"  // data: ReviewDigest
 )
 
 // Languages that every template exists in. DefaultLang is used for any other.
@@ -124,12 +125,50 @@ type EmailChange struct {
 	ValidFor time.Duration
 }
 
+// MaxDigestTypes is the most document types a ReviewDigest may list.
+const MaxDigestTypes = 20
+
+// ReviewDigest is the data of TemplateReviewDigest: the daily digest of a
+// tenant's documents whose review date has come (RET-4). It goes to the
+// tenant's reviewers and MUST hold no personal data: only counts and
+// document types, never a document's contents, subjects or file names.
+type ReviewDigest struct {
+	Organisation string        // the tenant's name
+	Date         string        // the day of the digest, YYYY-MM-DD
+	Due          int           // documents whose review date is today or earlier
+	Overdue      int           // of those, documents whose review date has passed (before Date)
+	Types        []ReviewCount // counts per document type, at most 20 (MaxDigestTypes)
+	Link         string        // where the reviewer lists due reviews (https URL)
+}
+
+// ReviewCount is the number of due documents of one type in a
+// ReviewDigest.
+type ReviewCount struct {
+	// Type is a document type name, as Valv's document types are named:
+	// 1 to 64 of a-z, 0-9, '_', '.', '-', starting with a letter or digit.
+	Type string
+	// Due is how many of the digest's due documents have the type; at
+	// least 1.
+	Due int
+}
+
+// Others is the number of due documents that Types does not count: those
+// of the types beyond the first MaxDigestTypes.
+func (d ReviewDigest) Others() int {
+	n := d.Due
+	for _, t := range d.Types {
+		n -= t.Due
+	}
+	return n
+}
+
 func (LoginCode) template() string     { return TemplateLoginCode }
 func (PasswordReset) template() string { return TemplatePasswordReset }
 func (AccountSetup) template() string  { return TemplateAccountSetup }
 func (Lockout) template() string       { return TemplateLockout }
 func (SecurityAlert) template() string { return TemplateSecurityAlert }
 func (EmailChange) template() string   { return TemplateEmailChange }
+func (ReviewDigest) template() string  { return TemplateReviewDigest }
 
 func (d LoginCode) validate() error {
 	if len(d.Code) != 6 || strings.Trim(d.Code, "0123456789") != "" {
@@ -185,6 +224,65 @@ func (d EmailChange) validate() error {
 	return errors.Join(httpsLink(d.Link), positive("valid-for", d.ValidFor))
 }
 
+func (d ReviewDigest) validate() error {
+	var errs []error
+	if strings.TrimSpace(d.Organisation) == "" {
+		errs = append(errs, errors.New("organisation is required"))
+	}
+	if _, err := time.Parse(time.DateOnly, d.Date); err != nil {
+		errs = append(errs, errors.New("date must be YYYY-MM-DD"))
+	}
+	if d.Due < 1 {
+		errs = append(errs, errors.New("due must be at least 1"))
+	}
+	if d.Overdue < 0 || d.Overdue > d.Due {
+		errs = append(errs, errors.New("overdue must be between 0 and due"))
+	}
+	if len(d.Types) > MaxDigestTypes {
+		errs = append(errs, fmt.Errorf("%d types, more than %d", len(d.Types), MaxDigestTypes))
+	}
+	seen := map[string]bool{}
+	rest := max(d.Due, 0) // due documents not yet counted by a type
+	for i, t := range d.Types {
+		if !documentType(t.Type) {
+			errs = append(errs, fmt.Errorf("types[%d]: not a document type name", i))
+		} else if seen[t.Type] {
+			errs = append(errs, fmt.Errorf("types[%d]: type listed twice", i))
+		}
+		seen[t.Type] = true
+		switch {
+		case t.Due < 1:
+			errs = append(errs, fmt.Errorf("types[%d]: due must be at least 1", i))
+		case t.Due > rest:
+			// Subtracting instead of adding up cannot overflow.
+			errs = append(errs, fmt.Errorf("types[%d]: the types count more documents than are due", i))
+			rest = 0
+		default:
+			rest -= t.Due
+		}
+	}
+	return errors.Join(append(errs, httpsLink(d.Link))...)
+}
+
+// documentType reports whether s is a document type name as Valv's
+// documents have them (internal/document: ^[a-z0-9][a-z0-9_.-]{0,63}$).
+// Checking it here keeps free text, and so personal data, out of a digest.
+func documentType(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case (c == '_' || c == '.' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // positive checks a duration; templates show it rounded up to a minute.
 func positive(field string, d time.Duration) error {
 	if d <= 0 {
@@ -219,6 +317,14 @@ func samples() []templateData {
 			At:           at,
 		},
 		EmailChange{Link: "https://valv.example.com/email/confirm#token=Pp4nR7tUw1", ValidFor: 24 * time.Hour},
+		ReviewDigest{
+			Organisation: "Exempel AB",
+			Date:         "2025-03-04",
+			Due:          17,
+			Overdue:      3,
+			Types:        []ReviewCount{{Type: "contract", Due: 9}, {Type: "invoice", Due: 6}, {Type: "payslip", Due: 2}},
+			Link:         "https://valv.example.com/reviews",
+		},
 	}
 }
 
@@ -364,6 +470,7 @@ func templateFuncs(lang string) map[string]any {
 		"lang":     func() string { return lang },
 		"duration": func(d time.Duration) string { return formatDuration(lang, d) },
 		"datetime": func(t time.Time) string { return formatTime(lang, t) },
+		"date":     func(s string) string { return formatDate(lang, s) },
 	}
 }
 
@@ -403,4 +510,14 @@ func formatTime(lang string, t time.Time) string {
 		return t.Format("2006-01-02 kl. 15:04 MST")
 	}
 	return t.Format("2 January 2006, 15:04 MST")
+}
+
+// formatDate shows a YYYY-MM-DD date: as it is in Swedish, "4 March 2025"
+// in English. A date that does not parse is shown as it is.
+func formatDate(lang, s string) string {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil || lang == LangSwedish {
+		return s
+	}
+	return d.Format("2 January 2006")
 }

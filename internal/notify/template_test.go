@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,7 @@ func TestRenderEscapes(t *testing.T) {
 		AccountSetup{Role: AccountOwner, Organisation: evil, Link: "https://valv.example.com/s#t=1", ValidFor: time.Hour},
 		SecurityAlert{Organisation: evil, Title: evil, Lines: []string{evil, "a & b"}, At: at},
 		PasswordReset{Link: `https://valv.example.com/r?x="><script>alert(1)</script>`, ValidFor: time.Hour},
+		ReviewDigest{Organisation: evil, Date: "2025-03-04", Due: 1, Types: []ReviewCount{{Type: "invoice", Due: 1}}, Link: `https://valv.example.com/r?x="><script>alert(1)</script>`},
 	} {
 		for _, lang := range langs() {
 			msg, err := Render(d.template(), lang, d)
@@ -177,6 +179,32 @@ func TestRenderRefusesBadData(t *testing.T) {
 		{TemplateSecurityAlert, SecurityAlert{Organisation: "X", At: at}},
 		{TemplateSecurityAlert, SecurityAlert{Organisation: "X", Title: "T", At: at, Lines: make([]string, MaxAlertLines+1)}},
 		{TemplateEmailChange, EmailChange{Link: "https://x.example"}},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Organisation = " " })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Date = "" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Date = "2025-02-29" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Date = "4 March 2025" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Due, d.Overdue, d.Types = 0, 0, nil })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Overdue = -1 })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Overdue = d.Due + 1 })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Link = "http://valv.example.com/reviews" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Link = "" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Type = "" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Type = "Anna Andersson" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Type = "198112189876@x" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Type = "-invoice" })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Type = strings.Repeat("a", 65) })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[1].Type = d.Types[0].Type })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Due = 0 })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Due++ })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) { d.Types[0].Due = -d.Due })},
+		{TemplateReviewDigest, digest(func(d *ReviewDigest) {
+			d.Due = MaxDigestTypes + 1
+			d.Types = nil
+			for i := range MaxDigestTypes + 1 {
+				d.Types = append(d.Types, ReviewCount{Type: "t" + strconv.Itoa(i), Due: 1})
+			}
+		})},
+		{TemplateReviewDigest, &ReviewDigest{Organisation: "X", Date: "2025-03-04", Due: 1, Link: "https://x.example"}},
 	} {
 		if _, err := Render(tc.name, "en", tc.data); err == nil {
 			t.Errorf("Render(%s, %#v) succeeded", tc.name, tc.data)
@@ -234,5 +262,104 @@ func TestAccountSetupRoles(t *testing.T) {
 				t.Errorf("%s/%s: link is not on a line of its own", lang, role)
 			}
 		}
+	}
+}
+
+// digest returns the sample ReviewDigest, changed by change.
+func digest(change func(*ReviewDigest)) ReviewDigest {
+	d := ReviewDigest{
+		Organisation: "Exempel AB",
+		Date:         "2025-03-04",
+		Due:          17,
+		Overdue:      3,
+		Types:        []ReviewCount{{Type: "contract", Due: 9}, {Type: "invoice", Due: 6}, {Type: "payslip", Due: 2}},
+		Link:         "https://valv.example.com/reviews",
+	}
+	change(&d)
+	return d
+}
+
+// TestReviewDigest renders the branches that the sample does not take, and
+// checks that the digest says what a reviewer can do, and nothing more.
+func TestReviewDigest(t *testing.T) {
+	types := make([]ReviewCount, MaxDigestTypes)
+	for i := range types {
+		types[i] = ReviewCount{Type: "type_" + strconv.Itoa(i), Due: 2}
+	}
+	for _, tc := range []struct {
+		name string
+		d    ReviewDigest
+		// lines must each be a whole line of the text, in this language.
+		en, sv []string
+	}{
+		{"sample", digest(func(*ReviewDigest) {}),
+			[]string{"Due for review: 17", "Of these, overdue (review date before 4 March 2025): 3", "- contract: 9", "- payslip: 2"},
+			[]string{"Att granska: 17", "Varav försenade (granskningsdatum före 2025-03-04): 3", "- contract: 9", "- payslip: 2"}},
+		{"more types than listed", digest(func(d *ReviewDigest) { d.Due, d.Overdue, d.Types = 2*MaxDigestTypes+5, 0, types }),
+			[]string{"Due for review: 45", "Of these, overdue (review date before 4 March 2025): 0", "- type_19: 2", "- other types: 5"},
+			[]string{"Att granska: 45", "Varav försenade (granskningsdatum före 2025-03-04): 0", "- type_19: 2", "- övriga typer: 5"}},
+		{"no types", digest(func(d *ReviewDigest) { d.Due, d.Overdue, d.Types = 1, 1, nil }),
+			[]string{"Due for review: 1", "Of these, overdue (review date before 4 March 2025): 1"},
+			[]string{"Att granska: 1", "Varav försenade (granskningsdatum före 2025-03-04): 1"}},
+	} {
+		for _, lang := range langs() {
+			msg, err := Render(TemplateReviewDigest, lang, tc.d)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", lang, tc.name, err)
+			}
+			want, actions, other := tc.en, []string{"- keep it and set a new review date", "- extend its retention to a later date", "- delete it"}, "other types"
+			if lang == LangSwedish {
+				want, actions, other = tc.sv, []string{"- behålla det och sätta ett nytt granskningsdatum", "- förlänga bevarandetiden till ett senare datum", "- radera det"}, "övriga typer"
+			}
+			lines := strings.Split(msg.Text, "\n")
+			for _, l := range append(append(want, actions...), tc.d.Link) {
+				if !slices.Contains(lines, l) {
+					t.Errorf("%s/%s: the text has no line %q:\n%s", lang, tc.name, l, msg.Text)
+				}
+			}
+			if got := strings.Contains(msg.Text, other) || strings.Contains(msg.HTML, other); got != (len(tc.d.Types) > 0 && tc.d.Others() > 0) {
+				t.Errorf("%s/%s: %q shown: %v, with %d others", lang, tc.name, other, got, tc.d.Others())
+			}
+			if tc.d.Types == nil && (strings.Contains(msg.Text, "- contract") || strings.Contains(msg.HTML, "<li>contract")) {
+				t.Errorf("%s/%s: a type is listed", lang, tc.name)
+			}
+			// Anonymisation is not offered until the GDPR toolkit exists.
+			for _, word := range []string{"anonym", "Anonym"} {
+				if strings.Contains(msg.Text+msg.HTML, word) {
+					t.Errorf("%s/%s: mentions %q", lang, tc.name, word)
+				}
+			}
+			if !strings.Contains(msg.Subject, tc.d.Organisation) {
+				t.Errorf("%s/%s: subject %q lacks the organisation", lang, tc.name, msg.Subject)
+			}
+		}
+	}
+}
+
+func TestFormatDate(t *testing.T) {
+	for _, tc := range []struct{ in, en, sv string }{
+		{"2025-03-04", "4 March 2025", "2025-03-04"},
+		{"2024-12-31", "31 December 2024", "2024-12-31"},
+		{"2024-02-30", "2024-02-30", "2024-02-30"},
+	} {
+		if got := formatDate(LangEnglish, tc.in); got != tc.en {
+			t.Errorf("en %s: %q, want %q", tc.in, got, tc.en)
+		}
+		if got := formatDate(LangSwedish, tc.in); got != tc.sv {
+			t.Errorf("sv %s: %q, want %q", tc.in, got, tc.sv)
+		}
+	}
+}
+
+// TestReviewDigestOverflow checks that counts near the largest int cannot
+// wrap around and pass as a digest whose types add up.
+func TestReviewDigestOverflow(t *testing.T) {
+	const big = int(^uint(0) >> 1)
+	d := digest(func(d *ReviewDigest) {
+		d.Due, d.Overdue = big, 0
+		d.Types = []ReviewCount{{Type: "a", Due: big}, {Type: "b", Due: big}, {Type: "c", Due: 2}}
+	})
+	if _, err := Render(TemplateReviewDigest, "en", d); err == nil {
+		t.Error("Render accepted types that count more documents than are due")
 	}
 }

@@ -77,13 +77,15 @@ type DocumentRow struct {
 	FileID       string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	RetainUntil  string // YYYY-MM-DD: the last day it is kept (RET-1..3)
+	KeepUntil    string // YYYY-MM-DD a reviewer extended it to, or ""
 }
 
-const documentColumns = "tenant_id, id, type, archive, document_date, review_date, version, file_id, created_at, updated_at"
+const documentColumns = "tenant_id, id, type, archive, document_date, review_date, version, file_id, created_at, updated_at, retain_until, keep_until"
 
 func scanDocument(s interface{ Scan(...any) error }, r *DocumentRow) error {
 	var created, updated int64
-	if err := s.Scan(&r.TenantID, &r.ID, &r.Type, &r.Archive, &r.DocumentDate, &r.ReviewDate, &r.Version, &r.FileID, &created, &updated); err != nil {
+	if err := s.Scan(&r.TenantID, &r.ID, &r.Type, &r.Archive, &r.DocumentDate, &r.ReviewDate, &r.Version, &r.FileID, &created, &updated, &r.RetainUntil, &r.KeepUntil); err != nil {
 		return err
 	}
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -92,8 +94,8 @@ func scanDocument(s interface{ Scan(...any) error }, r *DocumentRow) error {
 
 // InsertDocument adds a document. A duplicate id is ErrConflict.
 func (t *Tx) InsertDocument(ctx context.Context, r DocumentRow) error {
-	_, err := t.exec(ctx, `INSERT INTO documents (`+documentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		r.TenantID, r.ID, r.Type, r.Archive, r.DocumentDate, r.ReviewDate, r.Version, r.FileID, micros(r.CreatedAt), micros(r.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO documents (`+documentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.TenantID, r.ID, r.Type, r.Archive, r.DocumentDate, r.ReviewDate, r.Version, r.FileID, micros(r.CreatedAt), micros(r.UpdatedAt), r.RetainUntil, r.KeepUntil)
 	return err
 }
 
@@ -116,8 +118,8 @@ func (t *Tx) DocumentForUpdate(ctx context.Context, tenantID, id string) (Docume
 // version the caller read (else ErrConflict).
 func (t *Tx) UpdateDocument(ctx context.Context, r DocumentRow, fromVersion int64) error {
 	res, err := t.exec(ctx, `UPDATE documents SET type = $3, archive = $4, document_date = $5, review_date = $6, version = $7,
-		file_id = $8, updated_at = $9 WHERE tenant_id = $1 AND id = $2 AND version = $10`,
-		r.TenantID, r.ID, r.Type, r.Archive, r.DocumentDate, r.ReviewDate, r.Version, r.FileID, micros(r.UpdatedAt), fromVersion)
+		file_id = $8, updated_at = $9, retain_until = $11, keep_until = $12 WHERE tenant_id = $1 AND id = $2 AND version = $10`,
+		r.TenantID, r.ID, r.Type, r.Archive, r.DocumentDate, r.ReviewDate, r.Version, r.FileID, micros(r.UpdatedAt), fromVersion, r.RetainUntil, r.KeepUntil)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ var sealedColumns = []SealedColumn{
 	{Table: "oidc_providers", IDColumn: "tenant_id", TenantColumn: "tenant_id", Column: "client_secret", Field: "client_secret"},
 	{Table: "document_versions", IDColumn: "id", TenantColumn: "tenant_id", Column: "content", Field: "content"},
 	{Table: "document_subjects", IDColumn: "id", TenantColumn: "tenant_id", Column: "value", Field: "value"},
+	{Table: "legal_holds", IDColumn: "id", TenantColumn: "tenant_id", Column: "reason", Field: "reason"},
 }
 
 // SealedColumns returns the registry of sealed columns.

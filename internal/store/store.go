@@ -110,8 +110,10 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 	// are small — 8 MiB for the writer, 2 MiB for each reader — because the
 	// operating system caches the file anyway, and because file chunks pass
 	// through them: memory stays bounded whatever the size of the files.
+	// The writer overwrites deleted content (secure_delete), so culled and
+	// erased data does not linger in free pages of the file (RET-5).
 	common := "_busy_timeout=10000&_foreign_keys=1&_pragma=temp_store(memory)&_pragma=mmap_size(268435456)"
-	wdsn := opts.Path + "?" + common + "&_pragma=cache_size(-8000)&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+	wdsn := opts.Path + "?" + common + "&_pragma=secure_delete(on)&_pragma=cache_size(-8000)&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
 	rdsn := opts.Path + "?" + common + "&_pragma=cache_size(-2000)&_query_only=1"
 	var err error
 	if db.write, err = sql.Open(sqliteDriver, wdsn); err != nil {
@@ -450,4 +452,17 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 		return fmt.Errorf("store: integrity check failed: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// TruncateLog checkpoints SQLite's write-ahead log into the database file
+// and truncates it, so pages that held deleted content are gone from it
+// too (with secure_delete, the database file's are overwritten). Readers
+// that still hold old snapshots can leave part of it; that is no error.
+// On PostgreSQL it does nothing.
+func (db *DB) TruncateLog(ctx context.Context) error {
+	if db.engine != SQLite {
+		return nil
+	}
+	_, err := db.write.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
 }

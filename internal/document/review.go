@@ -1,0 +1,97 @@
+package document
+
+import (
+	"context"
+
+	"github.com/valvhq/valv/internal/audit"
+	"github.com/valvhq/valv/internal/authz"
+	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/retention"
+)
+
+// Review decisions (RET-4): what a reviewer does with a document whose
+// review date has come.
+const (
+	DecisionKeep      = "keep"      // keep it, and review it again on a new date
+	DecisionExtend    = "extend"    // keep it longer than its retention
+	DecisionDelete    = "delete"    // delete it now
+	DecisionAnonymise = "anonymise" // arrives with the GDPR toolkit
+)
+
+// ReviewDecision is a reviewer's decision on a document.
+type ReviewDecision struct {
+	Decision string `json:"decision"`
+	// ReviewDate is the next review date: required to keep, optional to
+	// extend ("" clears it).
+	ReviewDate *string `json:"review_date,omitempty"`
+	// KeepUntil is the day to keep the document until (extend).
+	KeepUntil string `json:"keep_until,omitempty"`
+	// IfMatch is the version the reviewer read (0: any).
+	IfMatch int64 `json:"-"`
+}
+
+// Review carries out a reviewer's decision on a document; the decision is
+// in the call's audit entry. It returns the document after a keep or an
+// extend.
+func (s *Service) Review(ctx context.Context, p authz.Principal, id string, d ReviewDecision) (*Document, error) {
+	if err := s.authorize(ctx, p, authz.DocumentReview, authz.Resource{TenantID: tenantOf(p), ID: id}, "document"); err != nil {
+		return nil, err
+	}
+	audit.Detail(ctx, "review", d.Decision)
+	today := retention.Today(s.now())
+	futureDate := func(field, v string) error {
+		if !validDate(v) {
+			return problem.Invalid("invalid_decision", "The decision is not valid.", problem.Field("/"+field, "invalid_date", "Use a date as YYYY-MM-DD."))
+		}
+		if v <= today {
+			return problem.Invalid("invalid_decision", "The decision is not valid.", problem.Field("/"+field, "date_not_in_future", "Give a day after today ("+today+")."))
+		}
+		return nil
+	}
+	switch d.Decision {
+	case DecisionKeep:
+		if d.ReviewDate == nil {
+			return nil, problem.Invalid("invalid_decision", "To keep a document, give its next review date.", problem.Field("/review_date", "required", "Give the next review date as YYYY-MM-DD."))
+		}
+		if err := futureDate("review_date", *d.ReviewDate); err != nil {
+			return nil, err
+		}
+		doc, err := s.Update(ctx, p, id, UpdateRequest{Patch: Patch{ReviewDate: d.ReviewDate}, IfMatch: d.IfMatch})
+		return &doc, err
+	case DecisionExtend:
+		if err := futureDate("keep_until", d.KeepUntil); err != nil {
+			return nil, err
+		}
+		if d.ReviewDate != nil && *d.ReviewDate != "" {
+			if err := futureDate("review_date", *d.ReviewDate); err != nil {
+				return nil, err
+			}
+		}
+		var current string
+		doc, err := s.changeKeep(ctx, p, id, d.IfMatch, nil, func(c *content) error {
+			if c.Archive == ArchiveMessage {
+				return problem.Conflict("retention_fixed", "Messages are kept at most 12 months; their retention cannot be extended.")
+			}
+			if d.ReviewDate != nil {
+				c.ReviewDate = *d.ReviewDate
+			} else {
+				c.ReviewDate = ""
+			}
+			return nil
+		}, nil, &d.KeepUntil)
+		if err != nil {
+			return nil, err
+		}
+		if doc.Retention != nil {
+			current = doc.Retention.Until
+			audit.Detail(ctx, "retain_until", current)
+		}
+		return &doc, nil
+	case DecisionDelete:
+		return nil, s.Delete(ctx, p, id, d.IfMatch)
+	case DecisionAnonymise:
+		return nil, problem.Conflict("decision_unavailable", "Anonymisation is not available yet; keep, extend or delete the document.")
+	default:
+		return nil, problem.Invalid("invalid_decision", "The decision is not valid.", problem.Field("/decision", "invalid_decision", "Use keep, extend or delete."))
+	}
+}
