@@ -175,6 +175,9 @@ func SMTPServer(t testing.TB, opts ...SMTPOption) *SMTP {
 		s.closed = true
 		s.mu.Unlock()
 		_ = srv.Close()
+		// Close may run before Serve has registered the listener (a test
+		// that failed at once); closing it too makes Serve return.
+		_ = ln.Close()
 		<-served
 	})
 	return s
