@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/tenant"
+	"github.com/valvhq/valv/internal/valvtest"
 )
 
 // monthsAgo is the date n months (and a few days) before now, in Sweden.
@@ -492,5 +494,68 @@ func TestRetentionRules(t *testing.T) {
 	key.must(200, "GET", "/api/v1/retention", nil).json(t, &pol)
 	if !pol.Contract || pol.LegalYears != 7 || pol.StandardMonths != 36 || len(pol.Rules) != 0 {
 		t.Errorf("policy = %+v", pol)
+	}
+}
+
+// TestTwoNodesRunEachJobOnce: two Valv instances on one PostgreSQL
+// database, each with its own connection pool and scheduler, poll for due
+// jobs at the same moments; every job runs exactly once per period.
+func TestTwoNodesRunEachJobOnce(t *testing.T) {
+	url := valvtest.PostgresURL(t)
+	clock := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	ctx := context.Background()
+	var nodes []*App
+	for i := 0; i < 2; i++ {
+		cfg := testConfig(t.TempDir())
+		cfg.Database.Driver = "postgres"
+		cfg.Database.URL = config.Secret(url)
+		if i > 0 {
+			// The first node made the installation and its root key; the
+			// second uses the same key file, as nodes sharing a key would.
+			first := nodes[0].Config()
+			cfg.Keys.File = first.RootKeyFile()
+		}
+		a, err := Open(ctx, Options{Config: cfg, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		if err := a.RegisterJobs(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, a)
+	}
+	const periods = 4
+	for p := 0; p < periods; p++ {
+		var wg sync.WaitGroup
+		for _, a := range nodes {
+			for k := 0; k < 2; k++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := a.Jobs.RunDue(ctx); err != nil {
+						t.Errorf("RunDue: %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		mu.Lock()
+		clock = clock.Add(25 * time.Hour)
+		mu.Unlock()
+	}
+	st, err := nodes[1].JobStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.Name == JobReviewDigest {
+			continue // daily at 07:00: its periods do not line up with these
+		}
+		if s.Runs != periods || s.LastStatus != "ok" {
+			t.Errorf("job %s: %d runs (%s %s), want %d", s.Name, s.Runs, s.LastStatus, s.LastError, periods)
+		}
 	}
 }
