@@ -126,6 +126,10 @@ func TestCulling(t *testing.T) {
 			}
 
 			ctx := context.Background()
+			dry, err := ts.app.Cull(ctx, nil, archive.CullOptions{DryRun: true})
+			if err != nil || dry.Culled != int64(len(expired)) || dry.Held != 3 || len(dry.Reports) != 0 {
+				t.Errorf("dry run: %+v %v", dry, err)
+			}
 			res, err := ts.app.Cull(ctx, nil, archive.CullOptions{})
 			if err != nil {
 				t.Fatal(err)

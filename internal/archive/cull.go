@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -171,6 +172,7 @@ func (s *Service) cullBatch(ctx context.Context, st *cullState, rows []store.Ret
 	type plan struct {
 		stale []store.RetentionRow
 		ids   []string
+		rows  map[string]store.RetentionRow // candidates by id
 	}
 	plans := map[string]*plan{}
 	for _, tenant := range order {
@@ -178,7 +180,7 @@ func (s *Service) cullBatch(ctx context.Context, st *cullState, rows []store.Ret
 		if err != nil {
 			return err
 		}
-		pl := &plan{}
+		pl := &plan{rows: map[string]store.RetentionRow{}}
 		for _, r := range byTenant[tenant] {
 			res, err := pol.Until(r.Archive, r.Type, r.DocumentDate, r.KeepUntil)
 			if err != nil {
@@ -190,6 +192,7 @@ func (s *Service) cullBatch(ctx context.Context, st *cullState, rows []store.Ret
 				continue
 			}
 			pl.ids = append(pl.ids, r.ID)
+			pl.rows[r.ID] = r
 		}
 		plans[tenant] = pl
 	}
@@ -212,11 +215,8 @@ func (s *Service) cullBatch(ctx context.Context, st *cullState, rows []store.Ret
 						next.Held++
 						continue
 					}
-					for _, r := range byTenant[tenant] {
-						if r.ID == id {
-							addCount(next.Counts, tenant, r.Archive, r.Type)
-						}
-					}
+					r := pl.rows[id]
+					addCount(next.Counts, tenant, r.Archive, r.Type)
 				}
 				continue
 			}
@@ -411,7 +411,7 @@ func (s *Service) GetReport(ctx context.Context, p authz.Principal, id string) (
 	}
 	r, err := s.db.Reader().CullingReport(ctx, p.TenantID, id)
 	if err != nil {
-		if err == store.ErrNotFound {
+		if errors.Is(err, store.ErrNotFound) {
 			return Report{}, problem.NotFound("report_not_found", "No such culling report.")
 		}
 		return Report{}, err

@@ -238,11 +238,7 @@ func (s *Service) GetPolicy(ctx context.Context, p authz.Principal) (PolicyView,
 	if err := s.authorize(ctx, p, authz.RetentionRead, "retention_policy", ""); err != nil {
 		return PolicyView{}, err
 	}
-	pol, row, err := s.loadPolicy(ctx, s.db.Reader(), p.TenantID)
-	if err != nil {
-		return PolicyView{}, err
-	}
-	return view(pol, row), nil
+	return s.GetPolicyUnchecked(ctx, p.TenantID)
 }
 
 func view(pol retention.Policy, row store.RetentionPolicyRow) PolicyView {

@@ -67,7 +67,6 @@ func (s *Service) Review(ctx context.Context, p authz.Principal, id string, d Re
 				return nil, err
 			}
 		}
-		var current string
 		doc, err := s.changeKeep(ctx, p, id, d.IfMatch, nil, func(c *content) error {
 			if c.Archive == ArchiveMessage {
 				return problem.Conflict("retention_fixed", "Messages are kept at most 12 months; their retention cannot be extended.")
@@ -83,8 +82,7 @@ func (s *Service) Review(ctx context.Context, p authz.Principal, id string, d Re
 			return nil, err
 		}
 		if doc.Retention != nil {
-			current = doc.Retention.Until
-			audit.Detail(ctx, "retain_until", current)
+			audit.Detail(ctx, "retain_until", doc.Retention.Until)
 		}
 		return &doc, nil
 	case DecisionDelete:
