@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components Valv's integration tests use, when they are
-# missing: PostgreSQL server binaries, SoftHSM2, ClamAV's clamd (and later Chromium).
+# missing: PostgreSQL server binaries, SoftHSM2, ClamAV's clamd, poppler-utils
+# (pdftoppm and pdftotext, for the PDF report tests) and later Chromium.
 # As root it installs them with apt-get; otherwise it prints what it skipped,
 # and the tests that need them skip (or fail under VALV_REQUIRE_INTEGRATION=1).
 set -euo pipefail
@@ -14,6 +15,7 @@ $have_pg || need+=(postgresql)
 command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 [ -x /usr/sbin/clamd ] || need+=(clamav-daemon clamav)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "install-deps: all integration components present"

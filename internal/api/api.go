@@ -10,6 +10,7 @@ import (
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/call"
 	"github.com/valvhq/valv/internal/document"
+	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/tenant"
@@ -24,6 +25,7 @@ type Deps struct {
 	Trail     *audit.Trail
 	Documents *document.Service
 	Archive   *archive.Service
+	GDPR      *gdpr.Service
 	Now       func() time.Time
 }
 
@@ -36,6 +38,7 @@ type API struct {
 	trail   *audit.Trail
 	docs    *document.Service
 	archive *archive.Service
+	gdpr    *gdpr.Service
 	now     func() time.Time
 }
 
@@ -47,7 +50,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -93,6 +96,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.validateRoutes()...)
 	rs = append(rs, a.documentRoutes()...)
 	rs = append(rs, a.retentionRoutes()...)
+	rs = append(rs, a.gdprRoutes()...)
 	return rs
 }
 

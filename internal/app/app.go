@@ -24,6 +24,7 @@ import (
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
+	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/jobs"
 	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/scan"
@@ -71,6 +72,7 @@ type App struct {
 	Trail        *audit.Trail
 	Documents    *document.Service
 	Archive      *archive.Service
+	GDPR         *gdpr.Service
 	Jobs         *jobs.Scheduler
 
 	jobsRegistered bool
@@ -170,6 +172,8 @@ func (a *App) buildServices() error {
 	a.Documents = document.New(document.Options{DB: a.db, Keys: a.Keys, Trail: a.Trail, Settings: a.Tenants, Scanner: scanner,
 		AllowUnscanned: a.cfg.Documents.AllowUnscanned || a.cfg.Scan.Policy == "fail-open", Alerts: alerts{a},
 		Logger: a.log, Now: a.now, MaxFileSize: a.cfg.Documents.MaxFileSize, Policies: a.Archive})
+	a.GDPR = gdpr.New(gdpr.Options{DB: a.db, Keys: a.Keys, Documents: a.Documents, Trail: a.Trail, Jobs: a.Jobs, Law: a.Archive,
+		Grace: a.cfg.Retention.TerminationGrace, Now: a.now, Logger: a.log})
 	return nil
 }
 
@@ -294,7 +298,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
 	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Documents: a.Documents, Archive: a.Archive, Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.

@@ -27,6 +27,7 @@ const (
 	JobCull            = "retention.cull"
 	JobReviewDigest    = "retention.digest"
 	JobQueueExpire     = "jobs.expire"
+	JobTerminate       = "tenants.terminate"
 )
 
 // RegisterJobs registers Valv's scheduled work (once per App).
@@ -62,6 +63,13 @@ func (a *App) RegisterJobs(ctx context.Context, sinks []audit.Sink) error {
 				return nil
 			}
 			_, err := a.Archive.SendDigests(a.systemContext(ctx, "retention.digest"), r)
+			return err
+		}},
+		{Name: JobTerminate, Every: time.Hour, Run: func(ctx context.Context, _ *jobs.Run) error {
+			if a.Keys.Sealed() {
+				return nil
+			}
+			_, err := a.GDPR.RunTerminations(a.systemContext(ctx, "tenant.terminate"))
 			return err
 		}},
 		{Name: JobQueueExpire, Every: 24 * time.Hour, Run: func(ctx context.Context, _ *jobs.Run) error {

@@ -74,6 +74,7 @@ type scenarioEnv struct {
 	keyID      string
 	docA       string   // a document of tenant A, with a file
 	reportA    string   // a culling report of tenant A
+	requestA   string   // a completed access request of tenant A
 	secretsA   []string // tenant A's data: no one outside tenant A may see these
 	metadataA  []string // tenant A's metadata: operators may see these too
 	seq        atomic.Int64
@@ -251,6 +252,19 @@ func scenarios() []scenario {
 		{route: "GET /api/v1/holds", expect: "401 403 200 200 200 200 403 403 401 401 403 403 403"},
 		{route: "POST /api/v1/holds", body: fixed(map[string]any{"scope": "type", "type": "invoice", "reason": "case 7"}), expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
 		{route: "DELETE /api/v1/holds/{id}", param: func(s *scenarioEnv) string { return s.freshHold() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+		// Data-subject requests: owners and admins (and keys with the
+		// gdpr scope); terminating the account: owners.
+		{route: "POST /api/v1/subject-requests", body: fixed(map[string]any{"kind": "access", "subjects": []map[string]string{{"kind": "personnummer", "value": "811218-9876"}}}),
+			expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/subject-requests", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/subject-requests/{id}", param: func(s *scenarioEnv) string { return s.requestA }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/subject-requests/{id}/extract", param: func(s *scenarioEnv) string { return s.requestA }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/subject-requests/{id}/package", param: func(s *scenarioEnv) string { return s.requestA }, expect: "401 403 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/subject-imports", body: fixed(map[string]string{"not": "a zip"}), expect: "401 403 403 415 415 415 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/termination", expect: "401 403 403 404 404 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/termination/export", expect: "401 403 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/termination", expect: "401 403 403 403 202 202 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/termination", expect: "401 403 403 403 200 200 403 403 401 401 403 403 403"},
 		{route: "GET /api/v1/reviews/due", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
 		{route: "POST /api/v1/documents/{id}/review", param: func(s *scenarioEnv) string { return s.freshDoc() }, body: fixed(map[string]string{"decision": "keep", "review_date": "2099-01-01"}), expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
 	}
@@ -532,6 +546,14 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 	env.secretsA = append(env.secretsA, env.reportA)
 	ownerA.must(201, "POST", "/api/v1/holds", map[string]any{"scope": "document", "document_id": doc.ID, "reason": "Tvist med Alfa Kund, planted-hold-reason"})
 	env.secretsA = append(env.secretsA, "planted-hold-reason")
+	var req struct{ ID, Status string }
+	ownerA.must(201, "POST", "/api/v1/subject-requests", map[string]any{"kind": "portability",
+		"subjects": []map[string]string{{"kind": "personnummer", "value": "19811218-9876"}}}).json(t, &req)
+	if req.Status != "completed" {
+		t.Fatalf("the scenarios' access request: %s", req.Status)
+	}
+	env.requestA = req.ID
+	env.secretsA = append(env.secretsA, req.ID)
 
 	key := func(scopes []string, allowed []string, expires *time.Time) (string, string) {
 		var k struct {

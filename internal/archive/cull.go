@@ -182,6 +182,13 @@ func (s *Service) cullBatch(ctx context.Context, st *cullState, rows []store.Ret
 		}
 		pl := &plan{rows: map[string]store.RetentionRow{}}
 		for _, r := range byTenant[tenant] {
+			if r.Restricted == "erasure" {
+				// Kept only for the law (or a hold) in place of an
+				// erasure: its day is final.
+				pl.ids = append(pl.ids, r.ID)
+				pl.rows[r.ID] = r
+				continue
+			}
 			res, err := pol.Until(r.Archive, r.Type, r.DocumentDate, r.KeepUntil)
 			if err != nil {
 				return fmt.Errorf("culling: document %s: %w", r.ID, err)

@@ -501,6 +501,9 @@ func (s *Service) Recompute(ctx context.Context, tenantID, archive, typ string) 
 func (s *Service) storeRetention(ctx context.Context, pol retention.Policy, rows []store.RetentionRow) (int, error) {
 	var ups []store.RetentionRow
 	for _, r := range rows {
+		if r.Restricted == "erasure" {
+			continue // kept for the law in place of an erasure: final
+		}
 		res, err := pol.Until(r.Archive, r.Type, r.DocumentDate, r.KeepUntil)
 		if err != nil {
 			return 0, fmt.Errorf("document %s: %w", r.ID, err)
@@ -523,4 +526,22 @@ func (s *Service) storeRetention(ctx context.Context, pol retention.Policy, rows
 		return nil
 	})
 	return len(ups), err
+}
+
+// LawUntil is the last day the law alone keeps a document: for the legal
+// archive the period of the tenant's contract (or the short one without),
+// without the tenant's own rules or a reviewer's extension; "" for every
+// other archive. An erasure request is refused (the document restricted
+// instead) only until then.
+func (s *Service) LawUntil(ctx context.Context, tenantID, archive, typ, documentDate string) (string, error) {
+	if archive != retention.Legal {
+		return "", nil
+	}
+	pol, _, err := s.loadPolicy(ctx, s.db.Reader(), tenantID)
+	if err != nil {
+		return "", err
+	}
+	pol.Rules = nil
+	res, err := pol.Until(archive, typ, documentDate, "")
+	return res.Until, err
 }

@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,4 +118,51 @@ func (t *Trail) ExpireHistory(ctx context.Context) (int64, error) {
 // PurgeHistory deletes a tenant's whole payload history inside tx.
 func PurgeHistory(ctx context.Context, tx *store.Tx, tenantID string) (int64, error) {
 	return tx.DeletePayloads(ctx, tenantID, time.Time{})
+}
+
+// ResourceHistory returns a tenant's kept payloads about any of the
+// resources (of one type), oldest first. The caller has authorised it.
+func (t *Trail) ResourceHistory(ctx context.Context, tenantID, resType string, ids []string) ([]HistoryItem, error) {
+	var out []HistoryItem
+	sealer, err := t.keys.Sealer(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		rows, err := t.db.Reader().ResourcePayloads(ctx, tenantID, resType, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			p, err := sealer.Open(r.Payload, seal.Location{Table: "payload_history", Row: r.ID, Field: "payload"})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, HistoryItem{ID: r.ID, Time: r.Time, RequestID: r.RequestID, Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID, Payload: p})
+		}
+	}
+	slices.SortFunc(out, func(a, b HistoryItem) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// ResourceEntries returns a tenant's audit entries about any of the
+// resources (of one type), oldest first, with reasons opened. The caller
+// has authorised it.
+func (t *Trail) ResourceEntries(ctx context.Context, tenantID, resType string, ids []string) ([]View, error) {
+	sealer, err := t.keys.Sealer(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	var out []View
+	for chunk := range slices.Chunk(ids, 500) {
+		rows, err := t.db.Reader().ResourceAudit(ctx, tenantID, resType, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out = append(out, t.view(sealer, r))
+		}
+	}
+	slices.SortFunc(out, func(a, b View) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
 }

@@ -65,6 +65,10 @@ var expected = map[Action][]string{
 	HoldManage:           {"owner", "admin"},
 	CullReportRead:       {"owner", "auditor"},
 	RetentionCull:        {"security"},
+	SubjectRequestCreate: {"owner", "admin"},
+	SubjectRequestRead:   {"owner", "admin"},
+	SubjectImport:        {"owner", "admin"},
+	TerminationRead:      {"owner", "admin"},
 }
 
 func TestEveryRoleAndAction(t *testing.T) {

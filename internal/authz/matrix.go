@@ -99,6 +99,16 @@ const (
 	// RetentionCull is culling: Valv's job, or a security operator at the
 	// server's console (valv retention run).
 	RetentionCull Action = "retention.cull"
+	// SubjectRequestCreate and SubjectRequestRead are data-subject requests
+	// (GDPR-1..4): register extracts, portability, anonymisation, erasure
+	// and restriction, made for a data subject by the organisation.
+	SubjectRequestCreate Action = "gdpr.request.create"
+	SubjectRequestRead   Action = "gdpr.request.read"
+	// SubjectImport loads a portability package into the tenant.
+	SubjectImport Action = "gdpr.import"
+	// TerminationRead is seeing a pending account termination (TEN-3);
+	// requesting and cancelling one is TenantDelete (owners).
+	TerminationRead Action = "tenant.termination.read"
 )
 
 // The scopes an API key can carry. docs/roles.md says what each allows.
@@ -183,6 +193,11 @@ var matrix = map[Action]rule{
 	HoldManage:        {roles: managers, scope: ScopeRetentionManage},
 	CullReportRead:    {roles: auditors, scope: ScopeRetentionManage},
 	RetentionCull:     {operators: securityOps, system: true},
+
+	SubjectRequestCreate: {roles: managers, scope: ScopeGDPRManage},
+	SubjectRequestRead:   {roles: managers, scope: ScopeGDPRManage},
+	SubjectImport:        {roles: managers, scope: ScopeGDPRManage},
+	TerminationRead:      {roles: managers},
 }
 
 // Actions lists every action in the matrix.

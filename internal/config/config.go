@@ -114,6 +114,9 @@ type Retention struct {
 	CullInterval   time.Duration `yaml:"cull_interval" doc:"time between culling runs"`
 	CullBatch      int           `yaml:"cull_batch" doc:"documents culled per transaction"`
 	DigestAt       string        `yaml:"digest_at" doc:"time of day (HH:MM, Swedish time) the daily review digest is mailed"`
+	// TerminationGrace is how long a requested account termination waits
+	// (TEN-3) before it is carried out; owners can cancel within it.
+	TerminationGrace time.Duration `yaml:"termination_grace" doc:"how long a requested account termination waits, cancellable, before all the tenant's data is deleted"`
 }
 
 // Jobs configures the scheduler of background work.
@@ -186,7 +189,7 @@ func Default() Config {
 		},
 		Audit:     Audit{CheckpointInterval: time.Minute, VerifyInterval: 24 * time.Hour, PlatformRetention: 365 * 24 * time.Hour},
 		Documents: Documents{MaxFileSize: 50 << 20},
-		Retention: Retention{LegalYears: 7, StandardMonths: 24, CullInterval: 24 * time.Hour, CullBatch: 2000, DigestAt: "07:00"},
+		Retention: Retention{LegalYears: 7, StandardMonths: 24, CullInterval: 24 * time.Hour, CullBatch: 2000, DigestAt: "07:00", TerminationGrace: 30 * 24 * time.Hour},
 		Jobs:      Jobs{Lease: 5 * time.Minute, Poll: 5 * time.Second},
 		Scan:      Scan{Policy: "fail-closed", MaxStreamSize: 100 << 20, Timeout: time.Minute},
 		Auth:      Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},

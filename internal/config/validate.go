@@ -169,6 +169,9 @@ func (cfg *Config) Validate() error {
 	if cfg.Retention.CullBatch < 1 || cfg.Retention.CullBatch > 5000 {
 		add("retention.cull_batch", "must be between 1 and 5000", "")
 	}
+	if cfg.Retention.TerminationGrace < 24*time.Hour || cfg.Retention.TerminationGrace > 365*24*time.Hour {
+		add("retention.termination_grace", fmt.Sprintf("%s is out of range", cfg.Retention.TerminationGrace), "use 24h to 8760h (default 720h, 30 days)")
+	}
 	if _, err := time.Parse("15:04", cfg.Retention.DigestAt); err != nil {
 		add("retention.digest_at", fmt.Sprintf("%q is not a time of day", cfg.Retention.DigestAt), "use HH:MM, for example 07:00")
 	}

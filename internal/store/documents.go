@@ -99,18 +99,31 @@ func (t *Tx) InsertDocument(ctx context.Context, r DocumentRow) error {
 	return err
 }
 
-// Document returns one document.
+// Document returns one document; a restricted one (art. 18) is
+// ErrNotFound, as in every normal read.
 func (t *Tx) Document(ctx context.Context, tenantID, id string) (DocumentRow, error) {
 	var r DocumentRow
-	err := scanDocument(t.row(ctx, `SELECT `+documentColumns+` FROM documents WHERE tenant_id = $1 AND id = $2`, tenantID, id), &r)
+	err := scanDocument(t.row(ctx, `SELECT `+documentColumns+` FROM documents WHERE tenant_id = $1 AND id = $2 AND restricted = ''`, tenantID, id), &r)
 	return r, classify(err)
+}
+
+// DocumentAny returns one document, restricted or not, and how it is
+// restricted ("" for not): for the data-subject rights only.
+func (t *Tx) DocumentAny(ctx context.Context, tenantID, id string) (DocumentRow, string, error) {
+	var r DocumentRow
+	var restricted string
+	var created, updated int64
+	err := t.row(ctx, `SELECT `+documentColumns+`, restricted FROM documents WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(
+		&r.TenantID, &r.ID, &r.Type, &r.Archive, &r.DocumentDate, &r.ReviewDate, &r.Version, &r.FileID, &created, &updated, &r.RetainUntil, &r.KeepUntil, &restricted)
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return r, restricted, classify(err)
 }
 
 // DocumentForUpdate is Document inside a write transaction: it locks the
 // row on PostgreSQL, so that concurrent updates queue.
 func (t *Tx) DocumentForUpdate(ctx context.Context, tenantID, id string) (DocumentRow, error) {
 	var r DocumentRow
-	err := scanDocument(t.row(ctx, `SELECT `+documentColumns+` FROM documents WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenantID, id), &r)
+	err := scanDocument(t.row(ctx, `SELECT `+documentColumns+` FROM documents WHERE tenant_id = $1 AND id = $2 AND restricted = ''`+t.forUpdate(), tenantID, id), &r)
 	return r, classify(err)
 }
 
@@ -189,7 +202,7 @@ func (f DocumentFilter) where(alias string, args *[]any) string {
 // below before ("" = from the newest).
 func (t *Tx) Documents(ctx context.Context, tenantID string, f DocumentFilter, before string, limit int) ([]DocumentRow, error) {
 	args := []any{tenantID}
-	q := `SELECT ` + documentColumns + ` FROM documents WHERE tenant_id = $1` + f.where("", &args)
+	q := `SELECT ` + documentColumns + ` FROM documents WHERE tenant_id = $1 AND restricted = ''` + f.where("", &args)
 	if before != "" {
 		args = append(args, before)
 		q += " AND id < $" + itoa(len(args))
@@ -208,7 +221,7 @@ func (t *Tx) SearchDocuments(ctx context.Context, tenantID string, token []byte,
 	// no statistics to know that a token matches few rows); PostgreSQL
 	// plans it like any join.
 	q := `SELECT ` + cols + ` FROM document_subjects s CROSS JOIN documents d
-		WHERE s.tenant_id = $1 AND s.token = $2 AND d.tenant_id = s.tenant_id AND d.id = s.document_id` + f.where("d.", &args)
+		WHERE s.tenant_id = $1 AND s.token = $2 AND d.tenant_id = s.tenant_id AND d.id = s.document_id AND d.restricted = ''` + f.where("d.", &args)
 	if before != "" {
 		args = append(args, before)
 		q += " AND d.id < $" + itoa(len(args))

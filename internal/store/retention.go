@@ -101,15 +101,18 @@ type RetentionRow struct {
 	DocumentDate string
 	KeepUntil    string
 	RetainUntil  string
+	// Restricted is "erasure" for a document that was to be erased but is
+	// kept restricted: its retain_until is final, never recomputed.
+	Restricted string
 }
 
-const retentionColumns = "tenant_id, id, type, archive, document_date, keep_until, retain_until"
+const retentionColumns = "tenant_id, id, type, archive, document_date, keep_until, retain_until, restricted"
 
 func (t *Tx) retentionRows(ctx context.Context, q string, args ...any) ([]RetentionRow, error) {
 	var out []RetentionRow
 	err := scanRows(ctx, t, func(rows *sql.Rows) error {
 		var r RetentionRow
-		if err := rows.Scan(&r.TenantID, &r.ID, &r.Type, &r.Archive, &r.DocumentDate, &r.KeepUntil, &r.RetainUntil); err != nil {
+		if err := rows.Scan(&r.TenantID, &r.ID, &r.Type, &r.Archive, &r.DocumentDate, &r.KeepUntil, &r.RetainUntil, &r.Restricted); err != nil {
 			return err
 		}
 		out = append(out, r)
@@ -152,7 +155,7 @@ func (t *Tx) CullCandidates(ctx context.Context, cutoff string, after CullCursor
 // if what it was computed from has not changed meanwhile; it reports
 // whether it did.
 func (t *Tx) SetRetainUntil(ctx context.Context, r RetentionRow) (bool, error) {
-	res, err := t.exec(ctx, `UPDATE documents SET retain_until = $3 WHERE tenant_id = $1 AND id = $2
+	res, err := t.exec(ctx, `UPDATE documents SET retain_until = $3 WHERE tenant_id = $1 AND id = $2 AND restricted <> 'erasure'
 		AND archive = $4 AND type = $5 AND document_date = $6 AND keep_until = $7`,
 		r.TenantID, r.ID, r.RetainUntil, r.Archive, r.Type, r.DocumentDate, r.KeepUntil)
 	if err != nil {
@@ -210,18 +213,8 @@ func (t *Tx) CullDocuments(ctx context.Context, tenantID string, ids []string, c
 	if list, err = json.Marshal(del); err != nil {
 		return nil, err
 	}
-	in := t.idList("2")
-	for _, q := range []string{
-		`DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE tenant_id = $1 AND document_id IN ` + in + `)`,
-		`DELETE FROM files WHERE tenant_id = $1 AND document_id IN ` + in,
-		`DELETE FROM document_subjects WHERE tenant_id = $1 AND document_id IN ` + in,
-		`DELETE FROM document_versions WHERE tenant_id = $1 AND document_id IN ` + in,
-		`DELETE FROM payload_history WHERE tenant_id = $1 AND resource_type = 'document' AND resource_id IN ` + in,
-		`DELETE FROM documents WHERE tenant_id = $1 AND id IN ` + in,
-	} {
-		if _, err := t.exec(ctx, q, tenantID, string(list)); err != nil {
-			return nil, err
-		}
+	if err := t.deleteDocuments(ctx, tenantID, string(list)); err != nil {
+		return nil, err
 	}
 	return gone, nil
 }
@@ -392,7 +385,7 @@ func (t *Tx) DueReviews(ctx context.Context, today string) ([]DueReviewCount, er
 		out = append(out, r)
 		return nil
 	}, `SELECT tenant_id, type, COUNT(*), SUM(CASE WHEN review_date < $1 THEN 1 ELSE 0 END) FROM documents
-		WHERE review_date <> '' AND review_date <= $1 GROUP BY tenant_id, type ORDER BY tenant_id, type`, today)
+		WHERE review_date <> '' AND review_date <= $1 AND restricted = '' GROUP BY tenant_id, type ORDER BY tenant_id, type`, today)
 	return out, err
 }
 

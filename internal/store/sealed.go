@@ -33,6 +33,8 @@ var sealedColumns = []SealedColumn{
 	{Table: "document_versions", IDColumn: "id", TenantColumn: "tenant_id", Column: "content", Field: "content"},
 	{Table: "document_subjects", IDColumn: "id", TenantColumn: "tenant_id", Column: "value", Field: "value"},
 	{Table: "legal_holds", IDColumn: "id", TenantColumn: "tenant_id", Column: "reason", Field: "reason"},
+	{Table: "subject_requests", IDColumn: "id", TenantColumn: "tenant_id", Column: "subjects", Field: "subjects"},
+	{Table: "subject_requests", IDColumn: "id", TenantColumn: "tenant_id", Column: "result", Field: "result"},
 }
 
 // SealedColumns returns the registry of sealed columns.
