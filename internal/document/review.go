@@ -2,11 +2,13 @@ package document
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/retention"
+	"github.com/valvhq/valv/internal/store"
 )
 
 // Review decisions (RET-4): what a reviewer does with a document whose
@@ -15,7 +17,7 @@ const (
 	DecisionKeep      = "keep"      // keep it, and review it again on a new date
 	DecisionExtend    = "extend"    // keep it longer than its retention
 	DecisionDelete    = "delete"    // delete it now
-	DecisionAnonymise = "anonymise" // arrives with the GDPR toolkit
+	DecisionAnonymise = "anonymise" // remove its personal data (AnonymiseTx)
 )
 
 // ReviewDecision is a reviewer's decision on a document.
@@ -88,8 +90,34 @@ func (s *Service) Review(ctx context.Context, p authz.Principal, id string, d Re
 	case DecisionDelete:
 		return nil, s.Delete(ctx, p, id, d.IfMatch)
 	case DecisionAnonymise:
-		return nil, problem.Conflict("decision_unavailable", "Anonymisation is not available yet; keep, extend or delete the document.")
+		// Every subject identifier, every field the type marks personal
+		// and the file go, with every earlier version (see AnonymiseTx).
+		tenantID := tenantOf(p)
+		row, err := s.readRow(ctx, p, authz.DocumentReview, tenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch(d.IfMatch, row.Version); err != nil {
+			return nil, err
+		}
+		if err := s.checkLegalKept(ctx, row); err != nil {
+			return nil, err
+		}
+		var res Anonymised
+		err = s.db.Write(ctx, func(tx *store.Tx) error {
+			if err := checkNotHeld(ctx, tx, tenantID, id); err != nil {
+				return err
+			}
+			res, err = s.AnonymiseTx(ctx, tx, p, tenantID, id, nil, nil)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		audit.Detail(ctx, "removed", fmt.Sprint(len(res.Removed)))
+		doc, err := s.get(ctx, tenantID, id)
+		return &doc, err
 	default:
-		return nil, problem.Invalid("invalid_decision", "The decision is not valid.", problem.Field("/decision", "invalid_decision", "Use keep, extend or delete."))
+		return nil, problem.Invalid("invalid_decision", "The decision is not valid.", problem.Field("/decision", "invalid_decision", "Use keep, extend, delete or anonymise."))
 	}
 }
