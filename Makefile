@@ -10,7 +10,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 
 # Packages with concurrency of their own run under the race detector too.
 RACE_PKGS := ./internal/store/... ./internal/server/... ./internal/keyring/... ./internal/seal/... \
-             ./internal/auth/... ./internal/notify/... ./internal/scan/... ./internal/audit/... ./internal/document/... ./internal/jobs/... ./internal/archive/...
+             ./internal/auth/... ./internal/notify/... ./internal/scan/... ./internal/audit/... ./internal/document/... ./internal/jobs/... ./internal/archive/... ./internal/backup/...
 
 .PHONY: all build run test test-unit test-race lint bench vulncheck deps docs clean
 

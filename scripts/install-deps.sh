@@ -1,10 +1,37 @@
 #!/usr/bin/env bash
 # Installs the real components Valv's integration tests use, when they are
 # missing: PostgreSQL server binaries, SoftHSM2, ClamAV's clamd, poppler-utils
-# (pdftoppm and pdftotext, for the PDF report tests) and later Chromium.
-# As root it installs them with apt-get; otherwise it prints what it skipped,
-# and the tests that need them skip (or fail under VALV_REQUIRE_INTEGRATION=1).
+# (pdftoppm and pdftotext, for the PDF report tests), the versitygw S3
+# gateway (for the S3 backup target tests) and later Chromium.
+# versitygw is built with `go install` (about 90 s, no root needed) into
+# $GOBIN or $(go env GOPATH)/bin, where valvtest.VersityBin looks for it.
+# The rest is installed with apt-get as root; otherwise the script prints what
+# it skipped, and the tests that need them skip (or fail under
+# VALV_REQUIRE_INTEGRATION=1).
 set -euo pipefail
+
+# Keep in step with the version pinned in internal/valvtest/s3.go.
+versitygw_pkg=github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
+have_versitygw() {
+	command -v versitygw >/dev/null && return 0
+	local gobin
+	gobin=$(go env GOBIN 2>/dev/null || true)
+	[ -n "$gobin" ] && [ -x "$gobin/versitygw" ] && return 0
+	[ -x "$(go env GOPATH 2>/dev/null)/bin/versitygw" ]
+}
+
+if have_versitygw; then
+	:
+elif ! command -v go >/dev/null; then
+	echo "install-deps: no go command; skipping install of: versitygw"
+else
+	echo "install-deps: installing versitygw (go install, about 90 s)"
+	if ! GOFLAGS=-buildvcs=false go install "$versitygw_pkg" >/tmp/valv-versitygw.log 2>&1; then
+		tail -20 /tmp/valv-versitygw.log
+		exit 1
+	fi
+fi
 
 need=()
 have_pg=false

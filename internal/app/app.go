@@ -22,6 +22,7 @@ import (
 	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
+	"github.com/valvhq/valv/internal/backup"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/gdpr"
@@ -51,6 +52,11 @@ type Options struct {
 	Unseal UnsealPrompt
 	// HTTPClient reaches outside services (OIDC providers); nil for default.
 	HTTPClient *http.Client
+	// Root, if set, unseals with this root key instead of the configured
+	// provider (a restored copy opened with the key it was restored with).
+	Root keyring.RootKey
+	// Version is this build's version, recorded in backups.
+	Version string
 }
 
 // App is a built Valv.
@@ -73,9 +79,12 @@ type App struct {
 	Documents    *document.Service
 	Archive      *archive.Service
 	GDPR         *gdpr.Service
+	Backups      *backup.Service
 	Jobs         *jobs.Scheduler
 
 	jobsRegistered bool
+	backupMetrics  *backupMetrics
+	version        string
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -108,7 +117,8 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: opts.Logger, out: opts.Out, now: opts.Now, db: db, registry: prometheus.NewRegistry(), httpClient: opts.HTTPClient}
+	a := &App{cfg: cfg, log: opts.Logger, out: opts.Out, now: opts.Now, db: db, registry: prometheus.NewRegistry(), httpClient: opts.HTTPClient,
+		version: opts.Version}
 	if err := a.prepareSchema(ctx, opts); err != nil {
 		db.Close()
 		return nil, err
@@ -119,7 +129,11 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 			a.Close()
 			return nil, err
 		}
-		if err := a.openRoot(ctx, opts.Unseal); err != nil {
+		unlock := func() error { return a.openRoot(ctx, opts.Unseal) }
+		if opts.Root != nil {
+			unlock = func() error { return a.Keys.Unlock(ctx, opts.Root) }
+		}
+		if err := unlock(); err != nil {
 			a.Close()
 			return nil, err
 		}
@@ -127,6 +141,9 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if err := a.buildServices(); err != nil {
 		a.Close()
 		return nil, err
+	}
+	if !opts.SkipMigrations {
+		a.loadBackupMetrics(ctx)
 	}
 	return a, nil
 }
@@ -172,6 +189,13 @@ func (a *App) buildServices() error {
 	a.Documents = document.New(document.Options{DB: a.db, Keys: a.Keys, Trail: a.Trail, Settings: a.Tenants, Scanner: scanner,
 		AllowUnscanned: a.cfg.Documents.AllowUnscanned || a.cfg.Scan.Policy == "fail-open", Alerts: alerts{a},
 		Logger: a.log, Now: a.now, MaxFileSize: a.cfg.Documents.MaxFileSize, Policies: a.Archive})
+	targets, err := backupTargets(a.cfg.Backup)
+	if err != nil {
+		return err
+	}
+	a.Backups = backup.New(backup.Options{DB: a.db, Keys: a.Keys, Targets: targets, Keep: a.cfg.Backup.Keep,
+		KeepMonthly: a.cfg.Backup.KeepMonthly, Version: a.version, Now: a.now, Logger: a.log})
+	a.backupMetrics = newBackupMetrics(a.registry)
 	a.GDPR = gdpr.New(gdpr.Options{DB: a.db, Keys: a.Keys, Documents: a.Documents, Trail: a.Trail, Jobs: a.Jobs, Law: a.Archive,
 		Grace: a.cfg.Retention.TerminationGrace, Now: a.now, Logger: a.log})
 	return nil

@@ -76,6 +76,7 @@ func (a *App) RegisterJobs(ctx context.Context, sinks []audit.Sink) error {
 			return a.Jobs.ExpireQueue(ctx, 30*24*time.Hour)
 		}},
 	}
+	list = append(list, a.backupJobs()...)
 	for _, j := range list {
 		if err := a.Jobs.Register(ctx, j); err != nil {
 			return err

@@ -105,6 +105,7 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newKeysCmd(e),
 		newAuditCmd(e),
 		newRetentionCmd(e),
+		newBackupCmd(e),
 		newJobsCmd(e),
 		newVersionCmd(e),
 	)

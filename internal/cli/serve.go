@@ -25,7 +25,7 @@ With --listen 127.0.0.1:0 it picks a free port, prints it and writes it to
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			a, err := app.Open(ctx, app.Options{Config: cfg, Logger: e.logger(cfg), Out: e.Stdout})
+			a, err := app.Open(ctx, app.Options{Config: cfg, Logger: e.logger(cfg), Out: e.Stdout, Version: version})
 			if err != nil {
 				return err
 			}

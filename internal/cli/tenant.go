@@ -101,7 +101,7 @@ func (e *env) withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(cmd.Context(), app.Options{Config: cfg, Logger: e.quietLogger(cfg), Out: e.Stderr, Unseal: e.unsealPrompt()})
+	a, err := app.Open(cmd.Context(), app.Options{Config: cfg, Logger: e.quietLogger(cfg), Out: e.Stderr, Unseal: e.unsealPrompt(), Version: version})
 	if err != nil {
 		return err
 	}

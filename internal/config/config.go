@@ -40,6 +40,7 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	Jobs      Jobs      `yaml:"jobs"`
 	Scan      Scan      `yaml:"scan"`
+	Backup    Backup    `yaml:"backup"`
 	HTTP      HTTP      `yaml:"http"`
 	Log       Log       `yaml:"log"`
 }
@@ -125,6 +126,34 @@ type Jobs struct {
 	Poll  time.Duration `yaml:"poll" doc:"how often each node looks for due jobs"`
 }
 
+// Backup configures backups and restore tests (docs/operations/backup.md).
+type Backup struct {
+	// Targets are where every backup is written (at least two places).
+	Targets []BackupTarget `yaml:"targets" doc:"where backups are written: a list of dir and s3 targets (config file only); every backup goes to each"`
+	// Interval is the time between scheduled backups; 0 turns them off.
+	Interval            time.Duration `yaml:"interval" doc:"time between scheduled backups (daily); 0 turns scheduled backups off"`
+	Keep                time.Duration `yaml:"keep" doc:"how long backups are kept before pruning (28 days); the newest good backup is always kept"`
+	KeepMonthly         int           `yaml:"keep_monthly" doc:"besides, keep the first backup of each of this many recent months (0: none)"`
+	RestoreTestInterval time.Duration `yaml:"restore_test_interval" doc:"time between automatic restore tests of the latest backup on each target (weekly); 0 turns them off"`
+	LedgerSyncInterval  time.Duration `yaml:"ledger_sync_interval" doc:"how often new erasure ledger entries are written to every target"`
+	ScratchDir          string        `yaml:"scratch_dir" doc:"where restore tests restore to (deleted after each test); defaults to data_dir/restore-test"`
+}
+
+// BackupTarget is one place backups are written to.
+type BackupTarget struct {
+	Name      string `yaml:"name" doc:"short name of the target, for example primary or offsite"`
+	Type      string `yaml:"type" doc:"dir (a directory, typically a mounted remote volume) or s3"`
+	Region    string `yaml:"region" doc:"where the target is, shown in reports (dir: a free label such as se-sto; s3: the bucket's region, used for signing, e.g. eu-north-1)"`
+	Path      string `yaml:"path" doc:"dir: the directory"`
+	Endpoint  string `yaml:"endpoint" doc:"s3: host:port of the S3 service"`
+	Bucket    string `yaml:"bucket" doc:"s3: the bucket"`
+	Prefix    string `yaml:"prefix" doc:"s3: object name prefix inside the bucket"`
+	AccessKey string `yaml:"access_key" doc:"s3: access key id"`
+	SecretKey Secret `yaml:"secret_key" doc:"s3: secret access key; secret"`
+	Insecure  bool   `yaml:"insecure" doc:"s3: plain HTTP (only to a gateway on the loopback interface)"`
+	CAFile    string `yaml:"ca_file" doc:"s3: PEM CA certificates to trust, besides the system's"`
+}
+
 // Scan configures the malware scanner (clamd).
 type Scan struct {
 	Address       string        `yaml:"address" doc:"clamd's socket: a unix socket path, or host:port for TCP; empty for none"`
@@ -192,8 +221,10 @@ func Default() Config {
 		Retention: Retention{LegalYears: 7, StandardMonths: 24, CullInterval: 24 * time.Hour, CullBatch: 2000, DigestAt: "07:00", TerminationGrace: 30 * 24 * time.Hour},
 		Jobs:      Jobs{Lease: 5 * time.Minute, Poll: 5 * time.Second},
 		Scan:      Scan{Policy: "fail-closed", MaxStreamSize: 100 << 20, Timeout: time.Minute},
-		Auth:      Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
-		Mail:      Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Backup: Backup{Interval: 24 * time.Hour, Keep: 28 * 24 * time.Hour, RestoreTestInterval: 7 * 24 * time.Hour,
+			LedgerSyncInterval: 5 * time.Minute},
+		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Mail: Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

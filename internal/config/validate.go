@@ -197,6 +197,7 @@ func (cfg *Config) Validate() error {
 	if cfg.Scan.Timeout <= 0 {
 		add("scan.timeout", "must be a positive duration", "for example 1m")
 	}
+	cfg.validateBackup(add)
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}
@@ -311,4 +312,78 @@ func (cfg *Config) SQLitePath() string {
 		return cfg.Database.Path
 	}
 	return filepath.Join(cfg.DataDir, "valv.db")
+}
+
+func (cfg *Config) validateBackup(add func(key, msg, fix string)) {
+	b := cfg.Backup
+	if b.Interval != 0 && (b.Interval < time.Hour || b.Interval > 7*24*time.Hour) {
+		add("backup.interval", "must be 0 (off) or between 1h and 168h", "the default is 24h (daily, BAK-1)")
+	}
+	if b.Keep < 24*time.Hour {
+		add("backup.keep", "must be at least 24h", "the default is 672h (four weeks)")
+	}
+	if b.KeepMonthly < 0 || b.KeepMonthly > 120 {
+		add("backup.keep_monthly", "must be between 0 and 120", "")
+	}
+	if b.RestoreTestInterval != 0 && b.RestoreTestInterval < time.Hour {
+		add("backup.restore_test_interval", "must be 0 (off) or at least 1h", "the default is 168h (weekly)")
+	}
+	if b.LedgerSyncInterval < 10*time.Second || b.LedgerSyncInterval > 24*time.Hour {
+		add("backup.ledger_sync_interval", "must be between 10s and 24h", "the default is 5m")
+	}
+	names := map[string]bool{}
+	for i, t := range b.Targets {
+		key := fmt.Sprintf("backup.targets[%d]", i)
+		if !validTargetName(t.Name) {
+			add(key+".name", fmt.Sprintf("%q is not a target name", t.Name), "use 1 to 32 lower-case letters, digits and dashes")
+		} else if names[t.Name] {
+			add(key+".name", fmt.Sprintf("%q is used twice", t.Name), "give each target its own name")
+		}
+		names[t.Name] = true
+		switch t.Type {
+		case "dir":
+			if strings.TrimSpace(t.Path) == "" {
+				add(key+".path", "is empty", "set the directory backups are written to")
+			}
+		case "s3":
+			if msg := checkHostPort(t.Endpoint); msg != "" {
+				add(key+".endpoint", msg, "use host:port of the S3 service")
+			}
+			if t.Bucket == "" {
+				add(key+".bucket", "is empty", "name the bucket")
+			}
+			if t.AccessKey == "" || t.SecretKey == "" {
+				add(key+".secret_key", "access_key and secret_key are both needed", "")
+			}
+			if t.Insecure && !isLoopbackHostPort(t.Endpoint) {
+				add(key+".insecure", "plain HTTP is only allowed to a gateway on the loopback interface", "use TLS (and ca_file for a private CA)")
+			}
+		default:
+			add(key+".type", fmt.Sprintf("%q is not a target type", t.Type), "use dir or s3")
+		}
+	}
+}
+
+func validTargetName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isLoopbackHostPort(hp string) bool {
+	host, _, err := net.SplitHostPort(hp)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -127,3 +127,7 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Install writes key as a new key file (a restore puts the root key beside
+// the restored data); it refuses to replace an existing file.
+func (f FileKey) Install(key []byte) error { return writeKeyFile(f.Path, key, false) }
