@@ -605,14 +605,8 @@ func RestoreBackup(ctx context.Context, req RestoreRequest) (RestoreResult, erro
 	}
 	t := targets[0]
 	if req.Target != "" {
-		t = nil
-		for _, x := range targets {
-			if x.Name() == req.Target {
-				t = x
-			}
-		}
-		if t == nil {
-			return res, fmt.Errorf("no backup target named %q (see backup.targets)", req.Target)
+		if t, err = backup.FindTarget(targets, req.Target); err != nil {
+			return res, err
 		}
 	}
 	id := req.ID

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,14 +64,14 @@ func New(o Options) *Service {
 // Targets returns the configured targets.
 func (s *Service) Targets() []Target { return s.o.Targets }
 
-// Target returns the target named name.
-func (s *Service) Target(name string) (Target, error) {
-	for _, t := range s.o.Targets {
+// FindTarget returns the target named name.
+func FindTarget(targets []Target, name string) (Target, error) {
+	for _, t := range targets {
 		if t.Name() == name {
 			return t, nil
 		}
 	}
-	return nil, fmt.Errorf("backup: no target named %q (see backup.targets)", name)
+	return nil, fmt.Errorf("no backup target named %q (see backup.targets)", name)
 }
 
 // Status of a backup run.
@@ -162,13 +163,13 @@ func (s *Service) Run(ctx context.Context, progress Progress) (Report, error) {
 	results := w.results()
 	if err != nil {
 		rep.Targets, rep.Reason = results, err.Error()
-		s.removePartial(context.WithoutCancel(ctx), rep.ID, len(m.Chunks))
+		s.removePartial(context.WithoutCancel(ctx), rep.ID)
 		return rep, fmt.Errorf("backup %s: %w", rep.ID, err)
 	}
 	if err := m.seal(c); err != nil {
 		return rep, err
 	}
-	body, err := jsonIndent(m)
+	body, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return rep, err
 	}
@@ -236,7 +237,7 @@ func (s *Service) readBack(ctx context.Context, t Target, m *Manifest, manifest 
 		return errors.New("read back manifest: it differs from what was written")
 	}
 	for _, ch := range m.Chunks {
-		if err := checkChunk(ctx, t, m.ID, ch); err != nil {
+		if _, err := fetchChunk(ctx, t, m.ID, ch); err != nil {
 			return fmt.Errorf("read back: %w", err)
 		}
 	}
@@ -289,13 +290,21 @@ func fetchChunk(ctx context.Context, t Target, id string, ch ChunkInfo) ([]byte,
 	return b, nil
 }
 
-func checkChunk(ctx context.Context, t Target, id string, ch ChunkInfo) error {
-	_, err := fetchChunk(ctx, t, id, ch)
-	return err
+// openChunk fetches a chunk, checks it, and decrypts and decompresses it.
+func openChunk(ctx context.Context, t Target, c *cipher, ch ChunkInfo) ([]byte, error) {
+	sealed, err := fetchChunk(ctx, t, c.id, ch)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := c.open(ch.Index, sealed)
+	if err != nil {
+		return nil, &ChunkError{Target: t.Name(), Index: ch.Index, Key: chunkKey(c.id, ch.Index), Reason: err.Error()}
+	}
+	return plain, nil
 }
 
 // removePartial deletes the chunks of a backup that did not complete.
-func (s *Service) removePartial(ctx context.Context, id string, chunks int) {
+func (s *Service) removePartial(ctx context.Context, id string) {
 	for _, t := range s.o.Targets {
 		keys, err := t.List(ctx, backupsPrefix+id+"/")
 		if err != nil {

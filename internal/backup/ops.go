@@ -13,9 +13,8 @@ import (
 
 	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/keyring"
+	"github.com/valvhq/valv/internal/store"
 )
-
-func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
 
 // Listing is one backup and the targets that hold a complete copy.
 type Listing struct {
@@ -141,16 +140,10 @@ func Verify(ctx context.Context, t Target, id string, root keyring.RootKey) (Ver
 	}()
 	broken := false
 	for _, ch := range m.Chunks {
-		sealed, err := fetchChunk(ctx, t, id, ch)
-		if err == nil {
-			var plain []byte
-			plain, err = c.open(ch.Index, sealed)
-			if err != nil {
-				err = &ChunkError{Target: t.Name(), Index: ch.Index, Key: chunkKey(id, ch.Index), Reason: err.Error()}
-			} else if !broken {
-				if _, werr := pw.Write(plain); werr != nil {
-					broken = true
-				}
+		plain, err := openChunk(ctx, t, c, ch)
+		if err == nil && !broken {
+			if _, werr := pw.Write(plain); werr != nil {
+				broken = true
 			}
 		}
 		if err != nil {
@@ -327,18 +320,9 @@ func ledgerKey(id string) string { return ledgerPrefix + id + ".json" }
 // create-only: entries on a target are never changed or deleted. It
 // returns how many objects it wrote.
 func (s *Service) SyncLedger(ctx context.Context) (int, error) {
-	var entries []gdpr.LedgerEntry
-	after := ""
-	for {
-		page, err := gdpr.Ledger(ctx, s.o.DB, after, 1000)
-		if err != nil {
-			return 0, err
-		}
-		entries = append(entries, page...)
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
+	entries, err := wholeLedger(ctx, s.o.DB)
+	if err != nil {
+		return 0, err
 	}
 	written := 0
 	var errs []error
@@ -373,6 +357,23 @@ func (s *Service) SyncLedger(ctx context.Context) (int, error) {
 		}
 	}
 	return written, errors.Join(errs...)
+}
+
+// wholeLedger reads a database's whole erasure ledger, oldest first.
+func wholeLedger(ctx context.Context, db *store.DB) ([]gdpr.LedgerEntry, error) {
+	var out []gdpr.LedgerEntry
+	after := ""
+	for {
+		page, err := gdpr.Ledger(ctx, db, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out, nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // maxLedgerEntry bounds one ledger object.

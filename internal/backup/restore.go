@@ -97,14 +97,8 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreReport, error) {
 	}()
 	var ferr error
 	for _, ch := range m.Chunks {
-		var sealed, plain []byte
-		sealed, ferr = fetchChunk(ctx, o.Target, m.ID, ch)
-		if ferr == nil {
-			plain, ferr = c.open(ch.Index, sealed)
-			if ferr != nil {
-				ferr = &ChunkError{Target: o.Target.Name(), Index: ch.Index, Key: chunkKey(m.ID, ch.Index), Reason: ferr.Error()}
-			}
-		}
+		var plain []byte
+		plain, ferr = openChunk(ctx, o.Target, c, ch)
 		if ferr != nil {
 			pw.CloseWithError(ferr)
 			break
@@ -138,20 +132,13 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreReport, error) {
 
 // replayNewer re-applies the ledger entries the restored database lacks.
 func replayNewer(ctx context.Context, db *store.DB, ledger []gdpr.LedgerEntry) (gdpr.ReplayResult, error) {
+	restored, err := wholeLedger(ctx, db)
+	if err != nil {
+		return gdpr.ReplayResult{}, err
+	}
 	have := map[string]bool{}
-	after := ""
-	for {
-		page, err := gdpr.Ledger(ctx, db, after, 1000)
-		if err != nil {
-			return gdpr.ReplayResult{}, err
-		}
-		for _, e := range page {
-			have[e.ID] = true
-		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
+	for _, e := range restored {
+		have[e.ID] = true
 	}
 	var todo []gdpr.LedgerEntry
 	for _, e := range ledger {

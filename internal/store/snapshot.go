@@ -355,19 +355,6 @@ func (db *DB) rebindRaw(query string) string {
 	return query
 }
 
-// CountRows counts the rows of each backed-up table.
-func (db *DB) CountRows(ctx context.Context) (map[string]int64, error) {
-	out := map[string]int64{}
-	for _, t := range backupTables {
-		var n int64
-		if err := db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
-			return nil, fmt.Errorf("store: count %s: %w", t, classify(err))
-		}
-		out[t] = n
-	}
-	return out, nil
-}
-
 // CountTable counts a backed-up table's rows.
 func (t *Tx) CountTable(ctx context.Context, table string) (int64, error) {
 	if !isBackupTable(table) {
