@@ -11,6 +11,7 @@ import (
 	"github.com/valvhq/valv/internal/call"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/gdpr"
+	"github.com/valvhq/valv/internal/message"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/tenant"
@@ -26,6 +27,7 @@ type Deps struct {
 	Documents *document.Service
 	Archive   *archive.Service
 	GDPR      *gdpr.Service
+	Messages  *message.Service
 	Now       func() time.Time
 }
 
@@ -39,6 +41,7 @@ type API struct {
 	docs    *document.Service
 	archive *archive.Service
 	gdpr    *gdpr.Service
+	msgs    *message.Service
 	now     func() time.Time
 }
 
@@ -50,7 +53,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -97,6 +100,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.documentRoutes()...)
 	rs = append(rs, a.retentionRoutes()...)
 	rs = append(rs, a.gdprRoutes()...)
+	rs = append(rs, a.messageRoutes()...)
 	return rs
 }
 

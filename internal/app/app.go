@@ -28,6 +28,7 @@ import (
 	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/jobs"
 	"github.com/valvhq/valv/internal/keyring"
+	"github.com/valvhq/valv/internal/message"
 	"github.com/valvhq/valv/internal/scan"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/store"
@@ -57,6 +58,9 @@ type Options struct {
 	Root keyring.RootKey
 	// Version is this build's version, recorded in backups.
 	Version string
+	// Resolver, if set, resolves message endpoints' host names (tests);
+	// nil means the system's resolver.
+	Resolver message.Resolver
 }
 
 // App is a built Valv.
@@ -80,11 +84,15 @@ type App struct {
 	Archive      *archive.Service
 	GDPR         *gdpr.Service
 	Backups      *backup.Service
+	Messages     *message.Service
 	Jobs         *jobs.Scheduler
 
 	jobsRegistered bool
 	backupMetrics  *backupMetrics
 	version        string
+	resolver       message.Resolver
+	msgKick        chan struct{}
+	msgTransport   *message.Transport
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -118,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: opts.Logger, out: opts.Out, now: opts.Now, db: db, registry: prometheus.NewRegistry(), httpClient: opts.HTTPClient,
-		version: opts.Version}
+		version: opts.Version, resolver: opts.Resolver, msgKick: make(chan struct{}, 1)}
 	if err := a.prepareSchema(ctx, opts); err != nil {
 		db.Close()
 		return nil, err
@@ -198,7 +206,7 @@ func (a *App) buildServices() error {
 	a.backupMetrics = newBackupMetrics(a.registry)
 	a.GDPR = gdpr.New(gdpr.Options{DB: a.db, Keys: a.Keys, Documents: a.Documents, Trail: a.Trail, Jobs: a.Jobs, Law: a.Archive,
 		Grace: a.cfg.Retention.TerminationGrace, Now: a.now, Logger: a.log})
-	return nil
+	return a.buildMessages()
 }
 
 // scanner builds the clamd client, or nil when none is configured.
@@ -322,7 +330,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
 	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.
@@ -411,9 +419,11 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	waitJobs := a.Jobs.Start(jobsCtx)
+	waitDeliveries := a.startDeliveries(jobsCtx)
 	err = srv.Serve(ctx, ln)
 	stopJobs()
 	waitJobs()
+	waitDeliveries()
 	// A last checkpoint, so that what was written is covered on stop.
 	if cerr := a.CheckpointAudit(context.WithoutCancel(ctx), sinks); cerr != nil {
 		a.log.Warn("final audit checkpoint failed", "error", cerr)

@@ -28,6 +28,7 @@ const (
 	JobReviewDigest    = "retention.digest"
 	JobQueueExpire     = "jobs.expire"
 	JobTerminate       = "tenants.terminate"
+	JobDeliver         = "messages.deliver"
 )
 
 // RegisterJobs registers Valv's scheduled work (once per App).
@@ -76,6 +77,10 @@ func (a *App) RegisterJobs(ctx context.Context, sinks []audit.Sink) error {
 			return a.Jobs.ExpireQueue(ctx, 30*24*time.Hour)
 		}},
 	}
+	list = append(list, jobs.Job{Name: JobDeliver, Every: a.cfg.Messages.Interval, Run: func(ctx context.Context, _ *jobs.Run) error {
+		_, err := a.DeliverMessages(ctx)
+		return err
+	}})
 	list = append(list, a.backupJobs()...)
 	for _, j := range list {
 		if err := a.Jobs.Register(ctx, j); err != nil {

@@ -132,3 +132,27 @@ func (al alerts) MalwareFound(ctx context.Context, tenantID, signature string) {
 		}
 	}()
 }
+
+// DestinationRefused mails the tenant's security contact that a message
+// was refused because its destination is not an agreed transfer (MSG-2),
+// or that a delivery was stopped because its endpoint no longer is one.
+// Only the code says why: no address, no content.
+func (al alerts) DestinationRefused(ctx context.Context, tenantID, code string) {
+	a := al.a
+	pol, err := a.Tenants.LoginPolicy(ctx, tenantID)
+	if err != nil || pol.SecurityContact == "" {
+		return
+	}
+	st, _ := a.Tenants.SettingsOf(ctx, tenantID)
+	title := "a message to a destination that is not agreed was refused"
+	lines := []string{"Reason: " + code, "Nothing was sent. Messages go only to another organisation on this platform or to an endpoint your organisation registered and the platform approved. The audit trail has the call (action message.send or message.deliver)."}
+	if st.Language == "sv" {
+		title = "ett meddelande till en mottagare som inte är överenskommen stoppades"
+		lines = []string{"Orsak: " + code, "Ingenting skickades. Meddelanden går bara till en annan organisation på plattformen eller till en mottagaradress som er organisation registrerat och plattformen godkänt. Anropet finns i granskningsloggen (message.send eller message.deliver)."}
+	}
+	go func() {
+		if err := a.mail.SecurityAlert(context.WithoutCancel(ctx), []string{pol.SecurityContact}, st.Language, pol.Name, title, lines, a.now()); err != nil {
+			a.log.Warn("refused-destination alert not sent", "tenant", tenantID, "error", err)
+		}
+	}()
+}

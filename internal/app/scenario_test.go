@@ -75,6 +75,10 @@ type scenarioEnv struct {
 	docA       string   // a document of tenant A, with a file
 	reportA    string   // a culling report of tenant A
 	requestA   string   // a completed access request of tenant A
+	msgA       string   // a message tenant A sent to tenant B
+	inboxA     string   // a message tenant A received from tenant B
+	endpointA  string   // an endpoint of tenant A
+	slugC      string   // a third tenant, that messages go to and come from
 	secretsA   []string // tenant A's data: no one outside tenant A may see these
 	metadataA  []string // tenant A's metadata: operators may see these too
 	seq        atomic.Int64
@@ -267,7 +271,39 @@ func scenarios() []scenario {
 		{route: "DELETE /api/v1/termination", expect: "401 403 403 403 200 200 403 403 401 401 403 403 403"},
 		{route: "GET /api/v1/reviews/due", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
 		{route: "POST /api/v1/documents/{id}/review", param: func(s *scenarioEnv) string { return s.freshDoc() }, body: fixed(map[string]string{"decision": "keep", "review_date": "2099-01-01"}), expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+
+		// Messages: whoever works with documents sends and reads them;
+		// owners and admins register endpoints; only operators decide on
+		// them; only keys with messages:receive deliver into an inbox.
+		// Another tenant's message or endpoint answers like a missing one.
+		{route: "POST /api/v1/messages", body: func(s *scenarioEnv) any {
+			return map[string]any{"to": map[string]string{"tenant": s.slugC}, "type": "note", "data": map[string]string{"text": "hej"}}
+		}, expect: "401 201 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/messages", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/messages/inbound", body: fixed(map[string]string{"a": "b"}), expect: "401 403 403 403 403 403 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/messages/{id}", param: func(s *scenarioEnv) string { return s.msgA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/messages/{id}/payload", param: func(s *scenarioEnv) string { return s.msgA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/messages/{id}/ack", param: func(s *scenarioEnv) string { return s.inboxA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/messages/{id}/resend", param: func(s *scenarioEnv) string { return s.msgA }, expect: "401 409 403 409 409 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/message-endpoints", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/message-endpoints", body: fixed(map[string]string{"name": "Partner", "url": "https://partner.example/in"}), expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/message-endpoints/{id}", param: func(s *scenarioEnv) string { return s.endpointA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
+		{route: "DELETE /api/v1/message-endpoints/{id}", param: func(s *scenarioEnv) string { return s.freshEndpoint() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
+		{route: "GET /api/v1/endpoint-reviews", expect: "401 403 403 403 403 403 200 200 401 401 403 403 403"},
+		{route: "POST /api/v1/tenants/{tenant}/message-endpoints/{id}/decision", pathf: func(s *scenarioEnv) string {
+			return "/api/v1/tenants/" + s.tenantA.ID + "/message-endpoints/" + s.freshEndpoint() + "/decision"
+		}, body: fixed(map[string]any{"decision": "approve", "version": 1, "comment": "agreed in contract 12"}), expect: "401 403 403 403 403 403 200 200 401 401 403 403 403"},
+		{route: "GET /api/v1/converters", expect: "401 200 200 200 200 200 200 200 401 401 200 403 403"},
 	}
+}
+
+// freshEndpoint registers a fresh endpoint of tenant A and returns its id.
+func (s *scenarioEnv) freshEndpoint() string {
+	var reg struct {
+		Endpoint struct{ ID string } `json:"endpoint"`
+	}
+	s.ownerA.must(201, "POST", "/api/v1/message-endpoints", map[string]string{"name": s.unique("Partner "), "url": "https://partner.example/in"}).json(s.ts.t, &reg)
+	return reg.Endpoint.ID
 }
 
 func TestAuthorizationScenarios(t *testing.T) {
@@ -381,6 +417,9 @@ func (s *scenarioEnv) checkAudit(t *testing.T, route, action string, p *principa
 	want := audit.OutcomeOf(r.Status)
 	final := false
 	for _, e := range entries {
+		if e.ActorType == "system" && e.ActorID == "messages" {
+			continue // in the other party's chain: a message received or acknowledged
+		}
 		if e.Action != action || e.ActorType != p.actorType || e.ActorID != p.actorID {
 			t.Errorf("%s as %s: audit entry %s by %s %q, want %s by %s %q", route, p.name, e.Action, e.ActorType, e.ActorID, action, p.actorType, p.actorID)
 		}
@@ -554,6 +593,25 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 	}
 	env.requestA = req.ID
 	env.secretsA = append(env.secretsA, req.ID)
+	// Messages between A and a third tenant C (a message discloses its
+	// sender to its recipient by design, so B stays out of it), and an
+	// endpoint of A.
+	slugC, ownerC := ts.tenantWithOwner(security, "Tenant Gamma AB", "owner@gamma.se")
+	env.slugC = slugC
+	var msg struct{ ID string }
+	ownerA.must(201, "POST", "/api/v1/messages", map[string]any{"to": map[string]string{"tenant": slugC}, "type": "note",
+		"data": map[string]string{"text": "planted-message-data"}}).json(t, &msg)
+	env.msgA = msg.ID
+	ownerC.must(201, "POST", "/api/v1/messages", map[string]any{"to": map[string]string{"tenant": slugA}, "type": "note",
+		"data": map[string]string{"text": "from gamma"}})
+	var inbox struct{ Items []struct{ ID string } }
+	ownerA.must(200, "GET", "/api/v1/messages?box=inbox", nil).json(t, &inbox)
+	if len(inbox.Items) != 1 {
+		t.Fatalf("tenant A's inbox: %+v", inbox)
+	}
+	env.inboxA = inbox.Items[0].ID
+	env.endpointA = env.freshEndpoint()
+	env.secretsA = append(env.secretsA, env.msgA, env.inboxA, "planted-message-data")
 
 	key := func(scopes []string, allowed []string, expires *time.Time) (string, string) {
 		var k struct {

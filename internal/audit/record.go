@@ -24,6 +24,9 @@ type Record struct {
 	grantID   string
 	details   map[string]string
 	committed bool
+	// also are entries of other chains that Do writes in the call's
+	// transaction (a message delivered into another tenant's inbox).
+	also []Entry
 }
 
 type recordKey struct{}
@@ -102,6 +105,19 @@ func Detail(ctx context.Context, key, value string) {
 		if len(r.details) < maxDetails-1 {
 			r.details[key] = value
 		}
+		r.mu.Unlock()
+	}
+}
+
+// Also adds an entry of another chain to the call: Do writes it in the
+// same transaction as the call's own entry, so both commit or neither
+// does. Call it before Do. Its time, request id and channel are the
+// call's.
+func Also(ctx context.Context, e Entry) {
+	if r := from(ctx); r != nil {
+		r.mu.Lock()
+		e.Time, e.RequestID, e.Channel = r.info.Start, r.info.RequestID, string(r.info.Channel)
+		r.also = append(r.also, e)
 		r.mu.Unlock()
 	}
 }

@@ -330,11 +330,25 @@ func (t *Trail) Do(ctx context.Context, d Description, fn func(tx *store.Tx) err
 		t.result(Success, err)
 		return ErrUnavailable
 	}
+	// Entries added with Also go with the call's.
+	rec.mu.Lock()
+	also := rec.also
+	rec.also = nil
+	rec.mu.Unlock()
+	ps := []prepared{p}
+	for _, a := range also {
+		pa, err := t.prepare(ctx, a)
+		if err != nil {
+			t.result(Success, err)
+			return ErrUnavailable
+		}
+		ps = append(ps, pa)
+	}
 	err = t.db.Write(ctx, func(tx *store.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		if err := t.insert(ctx, tx, p); err != nil {
+		if err := t.insertMany(ctx, tx, ps); err != nil {
 			return &auditFailure{err}
 		}
 		return nil

@@ -69,6 +69,14 @@ var expected = map[Action][]string{
 	SubjectRequestRead:   {"owner", "admin"},
 	SubjectImport:        {"owner", "admin"},
 	TerminationRead:      {"owner", "admin"},
+	MessageSend:          {"owner", "admin", "member"},
+	MessageRead:          {"owner", "admin", "member"},
+	MessageAck:           {"owner", "admin", "member"},
+	MessageResend:        {"owner", "admin", "member"},
+	MessageReceive:       {},
+	EndpointRead:         {"owner", "admin", "member", "operator", "security"},
+	EndpointManage:       {"owner", "admin"},
+	EndpointApprove:      {"operator", "security"},
 }
 
 func TestEveryRoleAndAction(t *testing.T) {

@@ -109,6 +109,25 @@ const (
 	// TerminationRead is seeing a pending account termination (TEN-3);
 	// requesting and cancelling one is TenantDelete (owners).
 	TerminationRead Action = "tenant.termination.read"
+
+	// Messages (MSG-1..4). MessageSend is sending to another tenant's
+	// inbox or an agreed endpoint; MessageRead is the outbox, the inbox
+	// and transaction logs; MessageAck acknowledges a received message;
+	// MessageResend sends a dead letter again; MessageReceive is a
+	// partner delivering a message to the tenant (API keys with the
+	// messages:receive scope only).
+	MessageSend    Action = "message.send"
+	MessageRead    Action = "message.read"
+	MessageAck     Action = "message.ack"
+	MessageResend  Action = "message.resend"
+	MessageReceive Action = "message.receive"
+	// EndpointRead and EndpointManage are the tenant's external message
+	// endpoints; EndpointApprove is a platform operator agreeing to (or
+	// refusing, or revoking) a transfer to one (MSG-2: only agreed
+	// transfers leave the platform).
+	EndpointRead    Action = "message.endpoint.read"
+	EndpointManage  Action = "message.endpoint.manage"
+	EndpointApprove Action = "message.endpoint.approve"
 )
 
 // The scopes an API key can carry. docs/roles.md says what each allows.
@@ -119,6 +138,7 @@ const (
 	ScopeDocumentsWrite  Scope = "documents:write"
 	ScopeMessagesRead    Scope = "messages:read"
 	ScopeMessagesSend    Scope = "messages:send"
+	ScopeMessagesReceive Scope = "messages:receive"
 	ScopeAuditRead       Scope = "audit:read"
 	ScopeGDPRManage      Scope = "gdpr:manage"
 	ScopeRetentionManage Scope = "retention:manage"
@@ -127,7 +147,7 @@ const (
 
 // Scopes lists every scope.
 var Scopes = []Scope{ScopeTenantRead, ScopeUsersRead, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeMessagesRead,
-	ScopeMessagesSend, ScopeAuditRead, ScopeGDPRManage, ScopeRetentionManage, ScopeValidate}
+	ScopeMessagesSend, ScopeMessagesReceive, ScopeAuditRead, ScopeGDPRManage, ScopeRetentionManage, ScopeValidate}
 
 // ValidScope reports whether s is a scope.
 func ValidScope(s Scope) bool {
@@ -198,6 +218,15 @@ var matrix = map[Action]rule{
 	SubjectRequestRead:   {roles: managers, scope: ScopeGDPRManage},
 	SubjectImport:        {roles: managers, scope: ScopeGDPRManage},
 	TerminationRead:      {roles: managers},
+
+	MessageSend:     {roles: workers, scope: ScopeMessagesSend},
+	MessageRead:     {roles: workers, scope: ScopeMessagesRead, grant: GrantMessages},
+	MessageAck:      {roles: workers, scope: ScopeMessagesRead},
+	MessageResend:   {roles: workers, scope: ScopeMessagesSend},
+	MessageReceive:  {scope: ScopeMessagesReceive},
+	EndpointRead:    {roles: workers, operators: bothOps, tenantMetadata: true, scope: ScopeMessagesSend},
+	EndpointManage:  {roles: managers},
+	EndpointApprove: {operators: bothOps, tenantMetadata: true},
 }
 
 // Actions lists every action in the matrix.

@@ -41,6 +41,7 @@ type Config struct {
 	Jobs      Jobs      `yaml:"jobs"`
 	Scan      Scan      `yaml:"scan"`
 	Backup    Backup    `yaml:"backup"`
+	Messages  Messages  `yaml:"messages"`
 	HTTP      HTTP      `yaml:"http"`
 	Log       Log       `yaml:"log"`
 }
@@ -139,6 +140,17 @@ type Backup struct {
 	ScratchDir          string        `yaml:"scratch_dir" doc:"where restore tests restore to (deleted after each test); defaults to data_dir/restore-test"`
 }
 
+// Messages configures sending and receiving messages (docs/messages.md).
+type Messages struct {
+	RetryFor      time.Duration `yaml:"retry_for" doc:"how long a message's delivery to an endpoint is retried before it becomes a dead letter (72h)"`
+	Interval      time.Duration `yaml:"interval" doc:"how often the outbox is looked at for deliveries that are due (besides right after a message is sent)"`
+	Workers       int           `yaml:"workers" doc:"deliveries made at the same time by one node"`
+	Timeout       time.Duration `yaml:"timeout" doc:"how long one delivery attempt may take, from connecting to the endpoint's answer"`
+	MaxSize       int64         `yaml:"max_size" doc:"largest message payload in bytes, sent or received"`
+	AllowNetworks []string      `yaml:"allow_networks" doc:"CIDR ranges endpoints may resolve to although they are not public (a partner's VPN; 127.0.0.0/8 in tests); public addresses are always allowed"`
+	CAFile        string        `yaml:"ca_file" doc:"PEM CA certificates to trust for endpoints, besides the system's"`
+}
+
 // BackupTarget is one place backups are written to.
 type BackupTarget struct {
 	Name      string `yaml:"name" doc:"short name of the target, for example primary or offsite"`
@@ -223,8 +235,9 @@ func Default() Config {
 		Scan:      Scan{Policy: "fail-closed", MaxStreamSize: 100 << 20, Timeout: time.Minute},
 		Backup: Backup{Interval: 24 * time.Hour, Keep: 28 * 24 * time.Hour, RestoreTestInterval: 7 * 24 * time.Hour,
 			LedgerSyncInterval: 5 * time.Minute},
-		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
-		Mail: Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Messages: Messages{RetryFor: 72 * time.Hour, Interval: 10 * time.Second, Workers: 8, Timeout: 30 * time.Second, MaxSize: 10 << 20},
+		Auth:     Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Mail:     Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

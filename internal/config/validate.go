@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -198,6 +199,7 @@ func (cfg *Config) Validate() error {
 		add("scan.timeout", "must be a positive duration", "for example 1m")
 	}
 	cfg.validateBackup(add)
+	cfg.validateMessages(add)
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}
@@ -312,6 +314,35 @@ func (cfg *Config) SQLitePath() string {
 		return cfg.Database.Path
 	}
 	return filepath.Join(cfg.DataDir, "valv.db")
+}
+
+func (cfg *Config) validateMessages(add func(key, msg, fix string)) {
+	m := cfg.Messages
+	if m.RetryFor < time.Minute || m.RetryFor > 30*24*time.Hour {
+		add("messages.retry_for", "must be between 1m and 720h", "the default is 72h")
+	}
+	if m.Interval < time.Second || m.Interval > time.Hour {
+		add("messages.interval", "must be between 1s and 1h", "the default is 10s")
+	}
+	if m.Workers < 1 || m.Workers > 256 {
+		add("messages.workers", "must be between 1 and 256", "the default is 8")
+	}
+	if m.Timeout < time.Second || m.Timeout > 5*time.Minute {
+		add("messages.timeout", "must be between 1s and 5m", "the default is 30s")
+	}
+	if m.MaxSize < 1<<10 || m.MaxSize > 1<<30 {
+		add("messages.max_size", "must be between 1 KiB and 1 GiB", "the default is 10485760 (10 MiB)")
+	}
+	for i, n := range m.AllowNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			add(fmt.Sprintf("messages.allow_networks[%d]", i), fmt.Sprintf("%q is not a CIDR range", n), "write a range such as 10.20.0.0/16")
+		}
+	}
+	if m.CAFile != "" {
+		if _, err := os.Stat(m.CAFile); err != nil {
+			add("messages.ca_file", "cannot be read", "give the path of a PEM file of CA certificates")
+		}
+	}
 }
 
 func (cfg *Config) validateBackup(add func(key, msg, fix string)) {

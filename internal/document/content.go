@@ -288,7 +288,7 @@ func (s *Service) OpenContent(ctx context.Context, p authz.Principal, id string)
 		return Content{}, err
 	}
 	if row.FileID == "" {
-		return Content{}, problem.NotFound("no_file", "The document has no file.")
+		return Content{}, errNoFile
 	}
 	doc, err := s.viewRow(ctx, row)
 	if err != nil {

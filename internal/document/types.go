@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
+	"github.com/valvhq/valv/internal/einvoice"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/store"
 	"github.com/valvhq/valv/internal/validate"
@@ -20,14 +22,21 @@ type Type struct {
 	Name           string          `json:"name"`
 	Schema         json.RawMessage `json:"schema,omitempty"`
 	DefaultArchive string          `json:"default_archive"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
+	// Converter turns this type's messages into the format recipients
+	// expect and received ones into data (MSG-4); empty for none.
+	Converter string    `json:"converter,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // TypeInput registers or changes a document type.
 type TypeInput struct {
 	Schema         json.RawMessage `json:"schema,omitempty"`
 	DefaultArchive string          `json:"default_archive,omitempty"`
+	// Converter is the name of a converter (GET /api/v1/converters), or
+	// empty for none: messages of the type are then sent as their JSON
+	// data, and received ones are kept as they came.
+	Converter string `json:"converter,omitempty"`
 }
 
 // ErrTypeNotFound is the problem for a type that is not registered.
@@ -53,6 +62,12 @@ func (s *Service) PutType(ctx context.Context, p authz.Principal, name string, i
 		return Type{}, problem.Invalid("invalid_archive", "The default archive is legal, standard or message.",
 			problem.Field("/default_archive", "invalid_archive", "Use legal, standard or message."))
 	}
+	if in.Converter != "" {
+		if _, ok := einvoice.Lookup(in.Converter); !ok {
+			return Type{}, problem.Invalid("invalid_converter", "No converter has that name.",
+				problem.Field("/converter", "unknown_converter", "Use one of: "+strings.Join(einvoice.Names(), ", ")+"."))
+		}
+	}
 	schema := ""
 	if t := bytes.TrimSpace(in.Schema); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
 		if _, err := validate.CompileSchema(t); err != nil {
@@ -63,7 +78,8 @@ func (s *Service) PutType(ctx context.Context, p authz.Principal, name string, i
 		schema = compact.String()
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	row := store.DocumentTypeRow{TenantID: tenantID, Name: name, Schema: schema, DefaultArchive: in.DefaultArchive, CreatedAt: now, UpdatedAt: now}
+	row := store.DocumentTypeRow{TenantID: tenantID, Name: name, Schema: schema, DefaultArchive: in.DefaultArchive, Converter: in.Converter,
+		CreatedAt: now, UpdatedAt: now}
 	err := s.trail.Do(ctx, audit.Description{TenantID: tenantID, ResourceType: "document_type"}, func(tx *store.Tx) error {
 		if old, err := tx.DocumentType(ctx, tenantID, name); err == nil {
 			row.CreatedAt = old.CreatedAt
@@ -77,7 +93,7 @@ func (s *Service) PutType(ctx context.Context, p authz.Principal, name string, i
 }
 
 func viewType(r store.DocumentTypeRow) Type {
-	t := Type{Name: r.Name, DefaultArchive: r.DefaultArchive, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	t := Type{Name: r.Name, DefaultArchive: r.DefaultArchive, Converter: r.Converter, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Schema != "" {
 		t.Schema = json.RawMessage(r.Schema)
 	}

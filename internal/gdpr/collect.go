@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/document"
@@ -48,6 +49,9 @@ func (s *Service) BuildExtract(ctx context.Context, tenantID string, req Request
 		}
 		ex.Documents = append(ex.Documents, extractDocument(full))
 	}
+	if err := s.collectMessages(ctx, ex, tenantID, ids); err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
 	hist, err := s.trail.ResourceHistory(ctx, tenantID, "document", ids)
 	if err != nil {
 		return nil, fmt.Errorf("payload history: %w", err)
@@ -65,11 +69,70 @@ func (s *Service) BuildExtract(ctx context.Context, tenantID string, req Request
 	if err != nil {
 		return nil, fmt.Errorf("audit trail: %w", err)
 	}
+	if len(ex.Messages) > 0 {
+		msgIDs := make([]string, len(ex.Messages))
+		for i, m := range ex.Messages {
+			msgIDs[i] = m.ID
+		}
+		more, err := s.trail.ResourceEntries(ctx, tenantID, "message", msgIDs)
+		if err != nil {
+			return nil, fmt.Errorf("audit trail: %w", err)
+		}
+		entries = append(entries, more...)
+		sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.Before(entries[j].Time) })
+	}
 	for _, e := range entries {
 		ex.Access = append(ex.Access, Access{Time: e.Time, ActorType: e.ActorType, ActorID: e.ActorID, Action: e.Action,
 			ResourceType: e.ResourceType, ResourceID: e.ResourceID, Outcome: e.Outcome, Reason: e.Reason})
 	}
 	return ex, nil
+}
+
+// collectMessages adds the messages among the subject's documents, each
+// with the other party: for an outbound message its recipient, for an
+// inbound one its sender (and the tenant's own endpoint it was pushed to).
+func (s *Service) collectMessages(ctx context.Context, ex *Extract, tenantID string, ids []string) error {
+	var rows []store.MessageRow
+	for i := 0; i < len(ids); i += 1000 {
+		page, err := s.db.Reader().MessagesOf(ctx, tenantID, ids[i:min(i+1000, len(ids))])
+		if err != nil {
+			return err
+		}
+		rows = append(rows, page...)
+	}
+	names := map[string]string{}
+	party := func(kind, id, owner string) string {
+		key := kind + "/" + owner + "/" + id
+		if n, ok := names[key]; ok {
+			return n
+		}
+		n := kind + " " + id
+		switch kind {
+		case "tenant":
+			if t, err := s.db.Reader().Tenant(ctx, id); err == nil {
+				n = t.Name
+			}
+		case "endpoint":
+			if e, err := s.db.Reader().Endpoint(ctx, owner, id); err == nil {
+				n = e.Name + " (" + e.Host + ")"
+			}
+		case "partner":
+			n = "API key " + id
+		}
+		names[key] = n
+		return n
+	}
+	for _, r := range rows {
+		m := Message{ID: r.ID, Time: r.CreatedAt, Direction: "outbound", Recipients: []string{party(r.PeerKind, r.PeerID, tenantID)}}
+		if r.Box == "inbox" {
+			m.Direction = "inbound"
+			if r.EndpointID != "" {
+				m.Recipients = append(m.Recipients, party("endpoint", r.EndpointID, tenantID))
+			}
+		}
+		ex.Messages = append(ex.Messages, m)
+	}
+	return nil
 }
 
 func toIdentifiers(subs []document.Subject) []Identifier {

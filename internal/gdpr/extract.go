@@ -23,8 +23,9 @@ type Extract struct {
 	// Documents are every document linked to any of the identifiers,
 	// oldest first, restricted ones included (marked).
 	Documents []Document `json:"documents"`
-	// Messages are the messages about the subject, with their recipients.
-	// Empty until messages exist in this installation.
+	// Messages are the messages about the subject, with the other party:
+	// the recipient of an outbound message, the sender of an inbound one
+	// (and the organisation's own endpoint it was pushed to).
 	Messages []Message `json:"messages"`
 	// PayloadHistory is every kept request payload about those documents.
 	PayloadHistory []Payload `json:"payload_history"`

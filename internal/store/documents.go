@@ -14,23 +14,24 @@ type DocumentTypeRow struct {
 	Name           string
 	Schema         string // JSON Schema; "" for none
 	DefaultArchive string
+	Converter      string // "" for none
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
 
 // PutDocumentType adds or replaces a document type.
 func (t *Tx) PutDocumentType(ctx context.Context, r DocumentTypeRow) error {
-	_, err := t.exec(ctx, `INSERT INTO document_types (tenant_id, name, schema, default_archive, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := t.exec(ctx, `INSERT INTO document_types (tenant_id, name, schema, default_archive, converter, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant_id, name) DO UPDATE SET schema = excluded.schema, default_archive = excluded.default_archive,
-			updated_at = excluded.updated_at`,
-		r.TenantID, r.Name, r.Schema, r.DefaultArchive, micros(r.CreatedAt), micros(r.UpdatedAt))
+			converter = excluded.converter, updated_at = excluded.updated_at`,
+		r.TenantID, r.Name, r.Schema, r.DefaultArchive, r.Converter, micros(r.CreatedAt), micros(r.UpdatedAt))
 	return err
 }
 
 func scanDocumentType(s interface{ Scan(...any) error }, r *DocumentTypeRow) error {
 	var created, updated int64
-	if err := s.Scan(&r.TenantID, &r.Name, &r.Schema, &r.DefaultArchive, &created, &updated); err != nil {
+	if err := s.Scan(&r.TenantID, &r.Name, &r.Schema, &r.DefaultArchive, &r.Converter, &created, &updated); err != nil {
 		return err
 	}
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -40,7 +41,7 @@ func scanDocumentType(s interface{ Scan(...any) error }, r *DocumentTypeRow) err
 // DocumentType returns one document type.
 func (t *Tx) DocumentType(ctx context.Context, tenantID, name string) (DocumentTypeRow, error) {
 	var r DocumentTypeRow
-	err := scanDocumentType(t.row(ctx, `SELECT tenant_id, name, schema, default_archive, created_at, updated_at
+	err := scanDocumentType(t.row(ctx, `SELECT tenant_id, name, schema, default_archive, converter, created_at, updated_at
 		FROM document_types WHERE tenant_id = $1 AND name = $2`, tenantID, name), &r)
 	return r, classify(err)
 }
@@ -55,7 +56,7 @@ func (t *Tx) DocumentTypes(ctx context.Context, tenantID string) ([]DocumentType
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT tenant_id, name, schema, default_archive, created_at, updated_at FROM document_types WHERE tenant_id = $1 ORDER BY name`, tenantID)
+	}, `SELECT tenant_id, name, schema, default_archive, converter, created_at, updated_at FROM document_types WHERE tenant_id = $1 ORDER BY name`, tenantID)
 	return out, err
 }
 
@@ -156,6 +157,8 @@ func (t *Tx) DeleteDocument(ctx context.Context, tenantID, id string) error {
 		`DELETE FROM document_subjects WHERE tenant_id = $1 AND document_id = $2`,
 		`DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE tenant_id = $1 AND document_id = $2)`,
 		`DELETE FROM files WHERE tenant_id = $1 AND document_id = $2`,
+		`DELETE FROM message_events WHERE tenant_id = $1 AND message_id = $2`,
+		`DELETE FROM messages WHERE tenant_id = $1 AND id = $2`,
 	} {
 		if _, err := t.exec(ctx, q, tenantID, id); err != nil {
 			return err

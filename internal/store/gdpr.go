@@ -206,6 +206,8 @@ func (t *Tx) deleteDocuments(ctx context.Context, tenantID, list string) error {
 		`DELETE FROM document_versions WHERE tenant_id = $1 AND document_id IN ` + in,
 		`DELETE FROM payload_history WHERE tenant_id = $1 AND resource_type = 'document' AND resource_id IN ` + in,
 		`DELETE FROM idempotency_keys WHERE tenant_id = $1 AND document_id IN ` + in,
+		`DELETE FROM message_events WHERE tenant_id = $1 AND message_id IN ` + in,
+		`DELETE FROM messages WHERE tenant_id = $1 AND id IN ` + in,
 		`DELETE FROM documents WHERE tenant_id = $1 AND id IN ` + in,
 	} {
 		if _, err := t.exec(ctx, q, tenantID, list); err != nil {
