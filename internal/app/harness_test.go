@@ -32,6 +32,8 @@ type testServer struct {
 	logs  *lockedBuffer
 	mail  mailbox
 	dir   string
+	opts  Options
+	stop  func()
 }
 
 type lockedBuffer struct {
@@ -71,27 +73,39 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 	o.Config.Mail = config.Mail{Transport: "smtp", From: "valv@valv.test", SMTP: config.SMTP{Host: "127.0.0.1", Port: smtp.Port,
 		Username: "valv", Password: "smtp-password-for-tests", TLS: "starttls", CAFile: smtp.TLS.CAFile}}
 	ts := &testServer{t: t, clock: clock, logs: logs, dir: dir, mail: &smtpMailbox{srv: smtp}}
+	ts.boot(o)
+	t.Cleanup(func() { ts.stop() })
+	return ts
+}
+
+// boot opens the app with o and serves it until stop.
+func (ts *testServer) boot(o Options) {
+	t := ts.t
 	ctx, cancel := context.WithCancel(context.Background())
+	addrFile := filepath.Join(ts.dir, "valv.addr")
+	os.Remove(addrFile)
 	a, err := Open(ctx, o)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	ts.app = a
+	ts.app, ts.opts = a, o
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() {
+	ts.stop = func() {
 		cancel()
 		<-done
 		a.Close()
-	})
-	addrFile := filepath.Join(dir, "valv.addr")
+		ts.stop = func() {}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if b, err := os.ReadFile(addrFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
 			_, port, _ := strings.Cut(strings.TrimSpace(string(b)), ":")
 			ts.base = "https://localhost:" + port
-			return ts
+			// A restart listens on the same port, so clients stay valid.
+			ts.opts.Config.Listen = "127.0.0.1:" + port
+			return
 		}
 		select {
 		case err := <-done:
@@ -103,6 +117,13 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// restart stops Valv and starts it again on the same database, data
+// directory and port (a node restart).
+func (ts *testServer) restart() {
+	ts.stop()
+	ts.boot(ts.opts)
 }
 
 // client returns a new browser-like client (its own cookie jar) that

@@ -72,6 +72,9 @@ func ContentType(declared string, head []byte) (string, error) {
 		return "", mismatch("The file is declared as " + decl + " but its content is not.")
 	case sniffed == "application/zip" && zipFamily[decl]:
 		return declared, nil
+	case sniffed == "text/xml" && decl == "application/xml":
+		// The two names of XML (RFC 7303); both are served as downloads.
+		return declared, nil
 	case magic[sniffed] || active[sniffed]:
 		return "", mismatch("The file's content is " + sniffed + ", not " + decl + " as declared.")
 	}

@@ -18,6 +18,8 @@ func TestContentType(t *testing.T) {
 		want     string // "" = refused
 	}{
 		{"application/pdf", pdf, "application/pdf"},
+		{"application/xml", []byte(`<?xml version="1.0"?><Invoice/>`), "application/xml"}, // XML's other name
+		{"image/png", []byte(`<?xml version="1.0"?><Invoice/>`), ""},
 		{"", pdf, "application/pdf"},
 		{"application/octet-stream", png, "image/png"},
 		{"image/png", pdf, ""},           // declared PNG, is a PDF

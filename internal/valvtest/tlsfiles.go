@@ -18,11 +18,18 @@ import (
 // as PEM files.
 type TLSFiles struct {
 	CAFile, CertFile, KeyFile string
+	// ClientCertFile and ClientKeyFile are a client certificate the CA
+	// signed (mutual TLS).
+	ClientCertFile, ClientKeyFile string
 }
 
 // WriteTLSFiles creates a CA and a certificate for 127.0.0.1 and localhost
 // in dir.
-func WriteTLSFiles(dir string) (TLSFiles, error) {
+func WriteTLSFiles(dir string) (TLSFiles, error) { return WriteTLSFilesFor(dir, "localhost") }
+
+// WriteTLSFilesFor creates a CA, a server certificate for 127.0.0.1, ::1
+// and names, and a client certificate, in dir.
+func WriteTLSFilesFor(dir string, names ...string) (TLSFiles, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return TLSFiles{}, err
@@ -53,7 +60,7 @@ func WriteTLSFiles(dir string) (TLSFiles, error) {
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     names,
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
@@ -76,6 +83,33 @@ func WriteTLSFiles(dir string) (TLSFiles, error) {
 		return TLSFiles{}, err
 	}
 	if err := os.WriteFile(f.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return TLSFiles{}, err
+	}
+	ckey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return TLSFiles{}, err
+	}
+	ctmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3),
+		Subject:      pkix.Name{CommonName: "valv-client"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cder, err := x509.CreateCertificate(rand.Reader, ctmpl, ca, &ckey.PublicKey, caKey)
+	if err != nil {
+		return TLSFiles{}, err
+	}
+	ckeyDER, err := x509.MarshalPKCS8PrivateKey(ckey)
+	if err != nil {
+		return TLSFiles{}, err
+	}
+	f.ClientCertFile, f.ClientKeyFile = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	if err := os.WriteFile(f.ClientCertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cder}), 0o644); err != nil {
+		return TLSFiles{}, err
+	}
+	if err := os.WriteFile(f.ClientKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ckeyDER}), 0o600); err != nil {
 		return TLSFiles{}, err
 	}
 	return f, nil
