@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/notify"
@@ -380,5 +381,232 @@ func TestMessagesEndToEnd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMessagesAllowlist: nothing leaves except to an approved endpoint of
+// the sender, and the allowlist cannot be bypassed by a URL in the
+// request, another tenant's endpoint, IP literals, redirects, or names
+// that resolve to addresses outside the network policy.
+func TestMessagesAllowlist(t *testing.T) {
+	var ts *testServer
+	p := newPartner(t, func() time.Time { return ts.clock.Now() })
+	res := testResolver{
+		"partner.test":  loopback,
+		"redirect.test": loopback,
+		"evil.test":     {netip.MustParseAddr("10.0.0.7")},
+		"rebind.test":   {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("169.254.169.254")},
+	}
+	ts = startServer(t, withMessaging(res, p), func(c *config.Config, _ *Options) { c.Documents.AllowUnscanned = true })
+	op := ts.operator()
+	_, ownerA := ts.tenantWithOwner(op, "Avsändare AB", "owner@avs.se")
+	_, ownerB := ts.tenantWithOwner(op, "Annan AB", "owner@annan.se")
+	tenantA := tenantIDOf(t, ownerA)
+	note := map[string]string{"text": "hej"}
+
+	// Anything but an approved endpoint id is refused, audited and reported.
+	regB := ts.registerEndpoint(ownerB, p, "B:s partner", p.url("partner.test", "/b"), "send")
+	decide(t, op, tenantIDOf(t, ownerB), regB, "approve")
+	for _, to := range []map[string]string{
+		{"url": p.url("partner.test", "/in")},
+		{"endpoint": regB.Endpoint.ID}, // another tenant's
+		{"endpoint": "0198a2b4-0000-7000-8000-000000000000"},
+		{},
+		{"tenant": "x", "endpoint": regB.Endpoint.ID},
+	} {
+		r := ownerA.do("POST", "/api/v1/messages", map[string]any{"to": to, "type": "note", "data": note})
+		if r.Status != 403 || !bytes.Contains(r.Body, []byte("destination_not_agreed")) {
+			t.Fatalf("to %v: %d %s", to, r.Status, r.Body)
+		}
+		es := ts.auditEntries(audit.Filter{RequestID: r.Header.Get("X-Request-Id")})
+		if len(es) != 1 || es[0].Action != "message.send" || es[0].Outcome != audit.Denied || es[0].Details["refused"] == "" {
+			t.Fatalf("to %v: audit %+v", to, es)
+		}
+	}
+	ts.mail.Wait(t, "security@avs.se", regexp.MustCompile(`not_an_endpoint`))
+	ts.mail.Wait(t, "security@avs.se", regexp.MustCompile(`unknown_endpoint`))
+
+	// IP literals in every form are refused when the endpoint is registered.
+	for _, u := range []string{"https://127.0.0.1/in", "https://[::1]/in", "https://2130706433/in", "https://0x7f.1/in", "https://[::ffff:127.0.0.1]/in",
+		"http://partner.test/in", "https://user:pw@partner.test/in", "https://localhost/in"} {
+		r := ownerA.do("POST", "/api/v1/message-endpoints", map[string]string{"name": "x", "url": u})
+		if r.Status != 400 || !bytes.Contains(r.Body, []byte(`"/url"`)) {
+			t.Fatalf("%s: %d %s", u, r.Status, r.Body)
+		}
+	}
+	// A pending, denied or revoked endpoint is not agreed.
+	pending := ts.registerEndpoint(ownerA, p, "Väntar", p.url("partner.test", "/p"), "send")
+	denied := ts.registerEndpoint(ownerA, p, "Nekad", p.url("partner.test", "/d"), "send")
+	decide(t, op, tenantA, denied, "deny")
+	for _, ep := range []registered{pending, denied} {
+		if r := ownerA.do("POST", "/api/v1/messages", map[string]any{"to": map[string]string{"endpoint": ep.Endpoint.ID}, "type": "note", "data": note}); r.Status != 403 {
+			t.Fatalf("to a %s endpoint: %d", ep.Endpoint.State, r.Status)
+		}
+	}
+	// An approval is of the version the operator read.
+	op.must(409, "POST", "/api/v1/tenants/"+tenantA+"/message-endpoints/"+pending.Endpoint.ID+"/decision",
+		map[string]any{"decision": "approve", "version": 7, "comment": "ok"})
+	// The owner cannot approve its own endpoint.
+	ownerA.must(403, "POST", "/api/v1/tenants/"+tenantA+"/message-endpoints/"+pending.Endpoint.ID+"/decision",
+		map[string]any{"decision": "approve", "version": 1, "comment": "ok"})
+
+	// Approved endpoints whose names lead elsewhere: the delivery is refused
+	// before anything is sent, and the message is a dead letter.
+	send := func(reg registered) msgView {
+		var m msgView
+		ownerA.must(201, "POST", "/api/v1/messages", map[string]any{"to": map[string]string{"endpoint": reg.Endpoint.ID}, "type": "note", "data": note}).json(t, &m)
+		return m
+	}
+	for _, host := range []string{"evil.test", "rebind.test"} {
+		reg := ts.registerEndpoint(ownerA, p, "Till "+host, p.url(host, "/in"), "send")
+		p.setSecret(t, reg.Secret)
+		decide(t, op, tenantA, reg, "approve")
+		m := ts.waitMessage(ownerA, send(reg).ID, func(m msgView) bool { return m.Status == "dead" })
+		if !strings.HasSuffix(m.steps(), "attempt:refused failed:refused") || m.Log[len(m.Log)-1].Code != "address_not_permitted" {
+			t.Fatalf("%s: %s", host, m.steps())
+		}
+	}
+	if n, _, _ := p.counts(); n != 0 {
+		t.Fatalf("the receiver got %d requests through refused names", n)
+	}
+	ts.mail.Wait(t, "security@avs.se", regexp.MustCompile(`address_not_permitted`))
+
+	// A redirect is not followed: the attempt fails, and the place it
+	// points to gets nothing.
+	redirect := httptest.NewUnstartedServer(http.RedirectHandler(p.url("partner.test", "/elsewhere"), http.StatusFound))
+	redirect.TLS = p.srv.TLS
+	redirect.StartTLS()
+	defer redirect.Close()
+	_, port, _ := net.SplitHostPort(redirect.Listener.Addr().String())
+	reg := ts.registerEndpoint(ownerA, p, "Omdirigerar", "https://redirect.test:"+port+"/in", "send")
+	p.setSecret(t, reg.Secret)
+	decide(t, op, tenantA, reg, "approve")
+	m := ts.waitMessage(ownerA, send(reg).ID, func(m msgView) bool { return m.Attempts == 1 })
+	if m.Status != "queued" || m.Log[len(m.Log)-1].Status != 302 || m.Log[len(m.Log)-1].Code != "http_status" {
+		t.Fatalf("redirect: %+v %s", m, m.steps())
+	}
+	if n, _, _ := p.counts(); n != 0 {
+		t.Fatalf("the redirect was followed: %d requests", n)
+	}
+
+	// Revoking stops what is queued, at its next attempt; a dead letter
+	// can be sent again once the endpoint is agreed again... and only then.
+	decide(t, op, tenantA, reg, "revoke")
+	ts.clock.Advance(time.Hour)
+	m = ts.waitMessage(ownerA, m.ID, func(m msgView) bool { return m.Status == "dead" })
+	if m.Log[len(m.Log)-1].Code != "destination_not_agreed" {
+		t.Fatalf("after revocation: %s", m.steps())
+	}
+	var dead struct{ Items []msgView }
+	ownerA.must(200, "GET", "/api/v1/messages?status=dead", nil).json(t, &dead)
+	if len(dead.Items) != 3 {
+		t.Fatalf("dead letters: %d, want 3", len(dead.Items))
+	}
+	ownerA.must(200, "POST", "/api/v1/messages/"+m.ID+"/resend", nil)
+	m = ts.waitMessage(ownerA, m.ID, func(m msgView) bool { return m.Status == "dead" })
+	if !strings.Contains(m.steps(), "resent:ok") {
+		t.Fatalf("resend: %s", m.steps())
+	}
+}
+
+// TestMessagesInbound: a partner delivers Peppol invoices into tenant B's
+// inbox with an API key; each is scanned, converted to data, kept once per
+// delivery id, and pushed to B's own approved endpoint.
+func TestMessagesInbound(t *testing.T) {
+	var ts *testServer
+	p := newPartner(t, func() time.Time { return ts.clock.Now() })
+	ts = startServer(t, withClamd(t), withMessaging(testResolver{"partner.test": loopback}, p))
+	op := ts.operator()
+	_, ownerB := ts.tenantWithOwner(op, "Mottagare AB", "owner@mott.se")
+	ownerB.must(200, "PUT", "/api/v1/document-types/invoice", map[string]any{"default_archive": "message", "converter": "peppol-bis-3-invoice"})
+	push := ts.registerEndpoint(ownerB, p, "Eget affärssystem", p.url("partner.test", "/inbox"), "inbox")
+	p.setSecret(t, push.Secret)
+	decide(t, op, tenantIDOf(t, ownerB), push, "approve")
+	partnerKey := ts.keyClient(ownerB, "messages:receive")
+	xml := readFixture(t, "base-example.xml")
+	hdr := http.Header{"Idempotency-Key": {"partner-inv-1"}}
+
+	r := partnerKey.send("POST", "/api/v1/messages/inbound?type=invoice", bytes.NewReader(xml), "application/xml", hdr)
+	if r.Status != 201 {
+		t.Fatalf("inbound: %d %s", r.Status, r.Body)
+	}
+	var in msgView
+	r.json(t, &in)
+	again := partnerKey.send("POST", "/api/v1/messages/inbound?type=invoice", bytes.NewReader(xml), "application/xml", hdr)
+	var in2 msgView
+	again.json(t, &in2)
+	if again.Status != 200 || in2.ID != in.ID {
+		t.Fatalf("the same delivery again: %d %+v", again.Status, in2)
+	}
+	m := ts.waitMessage(ownerB, in.ID, func(m msgView) bool { return m.Status == "delivered" })
+	if m.Box != "inbox" || m.Peer.Kind != "partner" || m.Data["number"] == nil ||
+		m.steps() != "received:ok converted:ok validated:ok scanned:ok stored:ok queued:ok attempt:ok delivered:ok" {
+		t.Fatalf("inbound message: %+v %s", m, m.steps())
+	}
+	if _, _, acc := p.counts(); len(acc) != 1 {
+		t.Fatalf("pushed: %v", acc)
+	}
+	ownerB.must(200, "POST", "/api/v1/messages/"+in.ID+"/ack", nil)
+
+	// Malformed, infected, and unauthorised deliveries store nothing.
+	r = partnerKey.send("POST", "/api/v1/messages/inbound?type=invoice", strings.NewReader(`<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><Nope/></Invoice>`), "application/xml", nil)
+	if r.Status != 400 || !bytes.Contains(r.Body, []byte(`"field"`)) {
+		t.Fatalf("malformed: %d %s", r.Status, r.Body)
+	}
+	r = partnerKey.send("POST", "/api/v1/messages/inbound?type=note", bytes.NewReader(valvtest.EICAR()), "text/plain", nil)
+	if r.Status != 422 {
+		t.Fatalf("EICAR: %d %s", r.Status, r.Body)
+	}
+	wrong := ts.keyClient(ownerB, "messages:send")
+	if r := wrong.send("POST", "/api/v1/messages/inbound?type=note", strings.NewReader(`{"a":1}`), "application/json", nil); r.Status != 403 {
+		t.Fatalf("a key without messages:receive: %d", r.Status)
+	}
+	var inbox struct{ Items []msgView }
+	ownerB.must(200, "GET", "/api/v1/messages?box=inbox", nil).json(t, &inbox)
+	if len(inbox.Items) != 1 {
+		t.Fatalf("inbox: %d messages, want 1", len(inbox.Items))
+	}
+}
+
+// TestMessagesRetention: messages and their logs are culled after 12
+// months with their documents, and the register extract names the other
+// party of each message about the subject.
+func TestMessagesRetention(t *testing.T) {
+	ts := startServer(t, func(c *config.Config, _ *Options) { c.Documents.AllowUnscanned = true })
+	op := ts.operator()
+	_, ownerA := ts.tenantWithOwner(op, "Avsändare AB", "owner@avs.se")
+	slugB, _ := ts.tenantWithOwner(op, "Mottagare AB", "owner@mott.se")
+	subject := []map[string]string{{"kind": "personnummer", "value": "19811218-9876"}}
+	var m msgView
+	ownerA.must(201, "POST", "/api/v1/messages", map[string]any{"to": map[string]string{"tenant": slugB}, "type": "note",
+		"data": map[string]string{"text": "hej"}, "subjects": subject}).json(t, &m)
+
+	var req struct{ ID, Status string }
+	ownerA.must(201, "POST", "/api/v1/subject-requests", map[string]any{"kind": "access", "subjects": subject}).json(t, &req)
+	var ex struct {
+		Messages []struct {
+			ID         string   `json:"id"`
+			Direction  string   `json:"direction"`
+			Recipients []string `json:"recipients"`
+		} `json:"messages"`
+	}
+	ownerA.must(200, "GET", "/api/v1/subject-requests/"+req.ID+"/extract", nil).json(t, &ex)
+	if len(ex.Messages) != 1 || ex.Messages[0].ID != m.ID || ex.Messages[0].Direction != "outbound" || fmt.Sprint(ex.Messages[0].Recipients) != "[Mottagare AB]" {
+		t.Fatalf("extract messages: %+v", ex.Messages)
+	}
+
+	db, _ := ts.rawDB()
+	before := count(t, db, "SELECT COUNT(*) FROM message_events")
+	if before == 0 || count(t, db, "SELECT COUNT(*) FROM messages") != 2 {
+		t.Fatalf("before culling: %d events", before)
+	}
+	ts.clock.Advance(13 * 31 * 24 * time.Hour)
+	if _, err := ts.app.Cull(context.Background(), nil, archive.CullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT COUNT(*) FROM messages", "SELECT COUNT(*) FROM message_events", "SELECT COUNT(*) FROM documents WHERE archive = 'message'"} {
+		if n := count(t, db, q); n != 0 {
+			t.Fatalf("%s after 13 months: %d", q, n)
+		}
 	}
 }

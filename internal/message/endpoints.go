@@ -101,7 +101,7 @@ type endpointConfig struct {
 	Pin        string `json:"pin_sha256,omitempty"`
 }
 
-var namePattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} _.,()&'-]{0,79}$`)
+var namePattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} _.,:/()&'-]{0,79}$`)
 
 // ErrEndpointNotFound is the problem for an unknown endpoint.
 var ErrEndpointNotFound = problem.NotFound("endpoint_not_found", "No such endpoint.")
