@@ -177,11 +177,6 @@ func (t *Trail) prepare(ctx context.Context, e Entry) (prepared, error) {
 	return prepared{row: r}, nil
 }
 
-// insert puts a prepared entry at the head of its chain, inside tx.
-func (t *Trail) insert(ctx context.Context, tx *store.Tx, p prepared) error {
-	return t.insertMany(ctx, tx, []prepared{p})
-}
-
 // insertMany puts prepared entries at the heads of their chains, in order,
 // inside tx: each chain's head is read and moved once.
 func (t *Trail) insertMany(ctx context.Context, tx *store.Tx, ps []prepared) error {
