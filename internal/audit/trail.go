@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,6 +189,9 @@ func (t *Trail) insertMany(ctx context.Context, tx *store.Tx, ps []prepared) err
 		}
 		byChain[p.row.Chain] = append(byChain[p.row.Chain], p.row)
 	}
+	// Heads are locked in one order, so that two calls writing to the same
+	// chains (a message each way between two tenants) cannot deadlock.
+	slices.Sort(chains)
 	for _, chain := range chains {
 		next, last, err := tx.AuditHeadForUpdate(ctx, chain)
 		if errors.Is(err, store.ErrNotFound) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/notify"
 	"github.com/valvhq/valv/internal/store"
@@ -48,9 +50,14 @@ type DeliverResult struct {
 func (s *Service) Deliver(ctx context.Context) (DeliverResult, error) {
 	var res DeliverResult
 	var mu sync.Mutex
+	// Each pass holds its leases under its own name, so two passes on one
+	// node (the job and a kick) never take each other's messages.
+	holder := s.node + "/" + uuid.NewString()[:8]
 	for ctx.Err() == nil {
 		now := s.now()
-		due, err := s.db.Reader().DueMessages(ctx, now, 4*s.workers)
+		// Only as many as are attempted at once: a lease starts when its
+		// attempt does, and cannot run out while it waits for a worker.
+		due, err := s.db.Reader().DueMessages(ctx, now, s.workers)
 		if err != nil {
 			return res, err
 		}
@@ -62,11 +69,16 @@ func (s *Service) Deliver(ctx context.Context) (DeliverResult, error) {
 		err = s.db.Write(ctx, func(tx *store.Tx) error {
 			claimed = claimed[:0]
 			for _, m := range due {
-				ok, err := tx.ClaimMessage(ctx, m.TenantID, m.ID, s.node, now, lease)
+				ok, err := tx.ClaimMessage(ctx, m.TenantID, m.ID, holder, now, lease)
 				if err != nil {
 					return err
 				}
 				if ok {
+					// Read again under the lease: a resend or an
+					// acknowledgement may have changed it.
+					if m, err = tx.Message(ctx, m.TenantID, m.ID); err != nil {
+						return err
+					}
 					claimed = append(claimed, m)
 				}
 			}
@@ -85,7 +97,7 @@ func (s *Service) Deliver(ctx context.Context) (DeliverResult, error) {
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				status, err := s.attempt(ctx, m)
+				status, err := s.attempt(ctx, m, holder)
 				mu.Lock()
 				defer mu.Unlock()
 				res.Attempted++
@@ -109,7 +121,7 @@ func (s *Service) Deliver(ctx context.Context) (DeliverResult, error) {
 
 // attempt makes one delivery attempt of m (whose lease this node holds)
 // and records it; it returns the message's new status.
-func (s *Service) attempt(ctx context.Context, m store.MessageRow) (string, error) {
+func (s *Service) attempt(ctx context.Context, m store.MessageRow, holder string) (string, error) {
 	n := m.Attempts + 1
 	ev := Event{Step: StepAttempt, Attempt: n, Endpoint: m.EndpointID}
 	code, res, sendErr := s.send(ctx, m)
@@ -152,13 +164,13 @@ func (s *Service) attempt(ctx context.Context, m store.MessageRow) (string, erro
 	audit.Detail(actx, "http_status", strconv.Itoa(res.Status))
 	audit.Detail(actx, "status", m.Status)
 	err := s.trail.Do(actx, audit.Description{TenantID: m.TenantID, ResourceType: "message", ResourceID: m.ID}, func(tx *store.Tx) error {
-		if err := tx.SaveDelivery(actx, m, s.node); err != nil {
+		if err := tx.SaveDelivery(actx, m, holder); err != nil {
 			return err
 		}
 		return addEvents(actx, tx, m.TenantID, m.ID, events...)
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return m.Status, errors.New("the message's lease was lost to another node; its attempt is not recorded here")
+		return m.Status, errors.New("the message's lease was lost, or it was acknowledged meanwhile; this attempt is not recorded")
 	}
 	return m.Status, err
 }

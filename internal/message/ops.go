@@ -11,6 +11,7 @@ import (
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/document"
+	"github.com/valvhq/valv/internal/notify"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/store"
 )
@@ -155,8 +156,11 @@ func (s *Service) Ack(ctx context.Context, p authz.Principal, id string) (Messag
 		// A pushed message stays pushed; acknowledging ends its retries.
 		r.NextAt = time.Time{}
 		ok, err := tx.SetMessageStatus(ctx, r, StatusReceived, StatusDelivered, StatusQueued, StatusDead)
-		if err != nil || !ok {
+		if err != nil {
 			return err
+		}
+		if !ok {
+			return problem.Conflict("message_changed", "The message changed meanwhile; read it again.")
 		}
 		if err := addEvents(ctx, tx, tenantID, id, ev); err != nil {
 			return err
@@ -267,7 +271,9 @@ func (s *Service) Receive(ctx context.Context, p authz.Principal, in Inbound) (M
 	}
 	deliveryID := in.DeliveryID
 	if deliveryID == "" {
-		deliveryID = "in_" + strconv.FormatInt(s.now().UnixNano(), 36)
+		if deliveryID, err = notify.NewWebhookID(nil); err != nil {
+			return Message{}, false, err
+		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	c, err := s.prepareInbox(ctx, tenantID, p, SendRequest{Type: in.Type, DocumentDate: in.DocumentDate},

@@ -241,10 +241,11 @@ func (t *Tx) ClaimMessage(ctx context.Context, tenantID, id, holder string, now,
 
 // SaveDelivery records the outcome of an attempt made under holder's
 // lease: status, attempts, the next attempt (zero for none); the lease is
-// released. ErrConflict means the lease was lost (another node took it).
+// released. ErrConflict means the lease was lost (another node took it)
+// or the message is no longer queued (acknowledged meanwhile).
 func (t *Tx) SaveDelivery(ctx context.Context, r MessageRow, holder string) error {
 	err := t.execOne(ctx, `UPDATE messages SET status = $3, attempts = $4, next_at = $5, lease_holder = '', lease_until = 0, updated_at = $6
-		WHERE tenant_id = $1 AND id = $2 AND lease_holder = $7`,
+		WHERE tenant_id = $1 AND id = $2 AND lease_holder = $7 AND status = 'queued'`,
 		r.TenantID, r.ID, r.Status, r.Attempts, micros(r.NextAt), micros(r.UpdatedAt), holder)
 	if err == ErrNotFound {
 		return ErrConflict
