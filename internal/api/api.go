@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/valvhq/valv/internal/access"
 	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
@@ -28,6 +29,7 @@ type Deps struct {
 	Archive   *archive.Service
 	GDPR      *gdpr.Service
 	Messages  *message.Service
+	Access    *access.Service
 	Now       func() time.Time
 }
 
@@ -42,6 +44,7 @@ type API struct {
 	archive *archive.Service
 	gdpr    *gdpr.Service
 	msgs    *message.Service
+	access  *access.Service
 	now     func() time.Time
 }
 
@@ -53,7 +56,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, access: d.Access, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -101,6 +104,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.retentionRoutes()...)
 	rs = append(rs, a.gdprRoutes()...)
 	rs = append(rs, a.messageRoutes()...)
+	rs = append(rs, a.accessRoutes()...)
 	return rs
 }
 

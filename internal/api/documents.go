@@ -40,6 +40,7 @@ func (a *API) documentRoutes() []Route {
 		{Name: "cursor", Type: "string", Description: "next_cursor of the previous page"},
 		{Name: "limit", Type: "integer", Description: "1 to 500 (default 100)"},
 	}
+	tenantParam := Param{Name: "tenant", Type: "string", Description: "operators under a document access grant: the tenant's id"}
 	create := a.route("POST", "/api/v1/documents", "document.create", Session, 201,
 		"Create a document: JSON, or multipart/form-data with a 'document' JSON part and then a 'file' part (scanned for malware). Idempotency-Key makes a retry safe.",
 		a.createDocument).with(t).body(document.Input{}).returns(document.Document{})
@@ -48,7 +49,7 @@ func (a *API) documentRoutes() []Route {
 		"Replace a document's file (the body is the file; Content-Disposition names it): a new version", a.putContent).with(t).returns(document.Document{})
 	putContent.MaxBody, putContent.ReadTimeout = upload, uploadTimeout
 	getContent := a.route("GET", "/api/v1/documents/{id}/content", "document.content.read", Session, 200, "Download a document's file", a.getContent).
-		with(t).produces("application/octet-stream").returns([]byte{})
+		with(t).query(tenantParam).produces("application/octet-stream").returns([]byte{})
 	getContent.WriteTimeout = uploadTimeout
 	imp := a.route("POST", "/api/v1/documents/import", "document.import", Session, 201,
 		"Import up to 1,000 documents (without files) in one transaction: all are stored, or none", a.importDocuments).with(t).body(importRequest{}).returns(importResponse{})
@@ -56,19 +57,19 @@ func (a *API) documentRoutes() []Route {
 	return []Route{
 		create,
 		imp,
-		a.route("GET", "/api/v1/documents", "document.list", Session, 200, "List documents, newest first", a.listDocuments).with(t).query(filters...).returns(page[document.Summary]{}),
+		a.route("GET", "/api/v1/documents", "document.list", Session, 200, "List documents, newest first", a.listDocuments).with(t).query(filters...).query(tenantParam).returns(page[document.Summary]{}),
 		a.route("POST", "/api/v1/documents/search", "document.search", Session, 200,
 			"Find the documents of a data subject by an identifier in any of its forms (the identifier is sent in the body, never in a URL)",
-			a.searchDocuments).with(t).body(searchRequest{}).returns(page[document.Summary]{}),
-		a.route("GET", "/api/v1/documents/{id}", "document.read", Session, 200, "A document with its data (ETag: its version)", a.getDocument).with(t).returns(document.Document{}),
+			a.searchDocuments).with(t).query(tenantParam).body(searchRequest{}).returns(page[document.Summary]{}),
+		a.route("GET", "/api/v1/documents/{id}", "document.read", Session, 200, "A document with its data (ETag: its version)", a.getDocument).with(t).query(tenantParam).returns(document.Document{}),
 		a.route("PATCH", "/api/v1/documents/{id}", "document.update", Session, 200,
 			"Change a document (a new version; data is a JSON merge patch). Send If-Match with the ETag you read.", a.patchDocument).with(t).body(document.Patch{}).returns(document.Document{}),
 		a.route("DELETE", "/api/v1/documents/{id}", "document.delete", Session, 204, "Delete a document with its versions and files", a.deleteDocument).with(t),
 		getContent,
 		putContent,
 		a.route("GET", "/api/v1/documents/{id}/versions", "document.versions.read", Session, 200,
-			"A document's version history: who changed which fields when (never the values)", a.documentVersions).with(t).returns([]document.Version{}),
-		a.route("GET", "/api/v1/documents/{id}/versions/{version}", "document.version.read", Session, 200, "A document as it was at a version", a.documentVersion).with(t).returns(document.Document{}),
+			"A document's version history: who changed which fields when (never the values)", a.documentVersions).with(t).query(tenantParam).returns([]document.Version{}),
+		a.route("GET", "/api/v1/documents/{id}/versions/{version}", "document.version.read", Session, 200, "A document as it was at a version", a.documentVersion).with(t).query(tenantParam).returns(document.Document{}),
 		a.route("GET", "/api/v1/document-types", "document.type.list", Session, 200, "Your organisation's document types", a.listTypes).with(t).returns([]document.Type{}),
 		a.route("GET", "/api/v1/document-types/{name}", "document.type.read", Session, 200, "One document type with its JSON Schema", a.getType).with(t).returns(document.Type{}),
 		a.route("PUT", "/api/v1/document-types/{name}", "document.type.put", Session, 200,
@@ -233,7 +234,7 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := a.docs.List(r.Context(), authz.PrincipalFrom(r.Context()), f, cursor, limit)
+	items, next, err := a.docs.List(r.Context(), within(r), f, cursor, limit)
 	if err != nil {
 		return err
 	}
@@ -264,7 +265,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) error {
 	if req.Limit == 0 {
 		req.Limit = 100
 	}
-	items, next, err := a.docs.Search(r.Context(), authz.PrincipalFrom(r.Context()), document.Subject{Kind: req.Kind, Value: req.Value},
+	items, next, err := a.docs.Search(r.Context(), within(r), document.Subject{Kind: req.Kind, Value: req.Value},
 		document.Filter{Type: req.Type, Archive: req.Archive, DateFrom: req.From, DateTo: req.To, ReviewDue: req.ReviewDue}, req.Cursor, req.Limit)
 	if err != nil {
 		return err
@@ -273,7 +274,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getDocument(w http.ResponseWriter, r *http.Request) error {
-	d, err := a.docs.Get(r.Context(), authz.PrincipalFrom(r.Context()), r.PathValue("id"))
+	d, err := a.docs.Get(r.Context(), within(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -332,7 +333,7 @@ func (a *API) deleteDocument(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getContent(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.docs.OpenContent(r.Context(), authz.PrincipalFrom(r.Context()), r.PathValue("id"))
+	c, err := a.docs.OpenContent(r.Context(), within(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -384,7 +385,7 @@ func (a *API) putContent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) documentVersions(w http.ResponseWriter, r *http.Request) error {
-	vs, err := a.docs.Versions(r.Context(), authz.PrincipalFrom(r.Context()), r.PathValue("id"))
+	vs, err := a.docs.Versions(r.Context(), within(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -396,7 +397,7 @@ func (a *API) documentVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || v < 1 {
 		return problem.NotFound("version_not_found", "The document has no such version.")
 	}
-	d, err := a.docs.AtVersion(r.Context(), authz.PrincipalFrom(r.Context()), r.PathValue("id"), v)
+	d, err := a.docs.AtVersion(r.Context(), within(r), r.PathValue("id"), v)
 	if err != nil {
 		return err
 	}
@@ -436,4 +437,14 @@ func (a *API) deleteType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return noContent(w)
+}
+
+// within is the request's principal; an operator's names the tenant the
+// request asks for (?tenant=), whose data an access grant may open.
+func within(r *http.Request) authz.Principal {
+	p := authz.PrincipalFrom(r.Context())
+	if p.Kind == authz.Operator {
+		p.Within = r.URL.Query().Get("tenant")
+	}
+	return p
 }

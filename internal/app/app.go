@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // SQLite driver ("sqlite")
 
 	"github.com/google/uuid"
+	"github.com/valvhq/valv/internal/access"
 	"github.com/valvhq/valv/internal/api"
 	"github.com/valvhq/valv/internal/archive"
 	"github.com/valvhq/valv/internal/audit"
@@ -85,6 +86,7 @@ type App struct {
 	GDPR         *gdpr.Service
 	Backups      *backup.Service
 	Messages     *message.Service
+	Access       *access.Service
 	Jobs         *jobs.Scheduler
 
 	jobsRegistered bool
@@ -206,6 +208,7 @@ func (a *App) buildServices() error {
 	a.backupMetrics = newBackupMetrics(a.registry)
 	a.GDPR = gdpr.New(gdpr.Options{DB: a.db, Keys: a.Keys, Documents: a.Documents, Trail: a.Trail, Jobs: a.Jobs, Law: a.Archive,
 		Grace: a.cfg.Retention.TerminationGrace, Now: a.now, Logger: a.log})
+	a.buildAccess()
 	return a.buildMessages()
 }
 
@@ -330,7 +333,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
 	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.

@@ -47,6 +47,9 @@ func (a *App) authenticate(r *http.Request) (context.Context, error) {
 		}
 		return nil, err
 	}
+	if p, err = a.withGrants(ctx, p); err != nil {
+		return nil, err
+	}
 	audit.SetActor(ctx, p)
 	return authz.WithPrincipal(ctx, p), nil
 }

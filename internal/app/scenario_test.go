@@ -78,10 +78,12 @@ type scenarioEnv struct {
 	msgA       string   // a message tenant A sent to tenant B
 	inboxA     string   // a message tenant A received from tenant B
 	endpointA  string   // an endpoint of tenant A
+	accessA    string   // an operator's access request on tenant A
 	slugC      string   // a third tenant, that messages go to and come from
 	secretsA   []string // tenant A's data: no one outside tenant A may see these
 	metadataA  []string // tenant A's metadata: operators may see these too
 	seq        atomic.Int64
+	operator   *client // the operator (not security) who files access requests
 }
 
 func (s *scenarioEnv) unique(prefix string) string {
@@ -294,7 +296,42 @@ func scenarios() []scenario {
 			return "/api/v1/tenants/" + s.tenantA.ID + "/message-endpoints/" + s.freshEndpoint() + "/decision"
 		}, body: fixed(map[string]any{"decision": "approve", "version": 1, "comment": "agreed in contract 12"}), expect: "401 403 403 403 403 403 200 200 401 401 403 403 403"},
 		{route: "GET /api/v1/converters", expect: "401 200 200 200 200 200 200 200 401 401 200 403 403"},
+
+		// Operator access (OPS-1..3): operators ask; security operators
+		// (never the requester) decide or take break-glass access; the
+		// organisation's owners, admins and auditors see requests on it;
+		// owners consent and revoke; the requester may withdraw. Another
+		// tenant's request answers like a missing one.
+		{route: "GET /api/v1/access-requests", expect: "401 403 200 200 200 200 200 200 401 401 403 403 403"},
+		{route: "POST /api/v1/access-requests", body: func(s *scenarioEnv) any {
+			return map[string]string{"tenant": s.tenantA.ID, "scope": "messages", "reason": "scenario: a message that did not arrive", "duration": "15m"}
+		}, expect: "401 403 403 403 403 403 201 201 401 401 403 403 403"},
+		{route: "POST /api/v1/access-requests/break-glass", body: func(s *scenarioEnv) any {
+			return map[string]string{"tenant": s.tenantA.ID, "scope": "messages", "reason": "scenario: an outage needs the messages now", "duration": "2h"}
+		}, expect: "401 403 403 403 403 403 403 201 401 401 403 403 403"},
+		{route: "GET /api/v1/access-requests/{id}", param: func(s *scenarioEnv) string { return s.accessA }, expect: "401 403 200 200 200 404 200 200 401 401 403 403 403"},
+		{route: "POST /api/v1/access-requests/{id}/decision", param: func(s *scenarioEnv) string { return s.freshAccess() },
+			body: fixed(map[string]string{"decision": "approve", "comment": "ticket 1 checked"}), expect: "401 403 403 403 403 403 403 200 401 401 403 403 403"},
+		{route: "POST /api/v1/access-requests/{id}/consent", param: func(s *scenarioEnv) string { return s.freshAccess() },
+			body: fixed(map[string]string{"consent": "give"}), expect: "401 403 403 403 409 404 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/access-requests/{id}/revoke", param: func(s *scenarioEnv) string { return s.freshAccess() }, expect: "401 403 403 403 200 404 200 200 401 401 403 403 403"},
 	}
+}
+
+// freshAccess files a fresh access request of the operator (not security)
+// for tenant A's audit trail and returns its id. The operator's current
+// client is used: the table's relogins replace it.
+func (s *scenarioEnv) freshAccess() string {
+	c := s.operator
+	for _, p := range s.principals {
+		if p.name == "operator" {
+			c = p.client
+		}
+	}
+	var r struct{ ID string }
+	c.must(201, "POST", "/api/v1/access-requests", map[string]string{"tenant": s.tenantA.ID, "scope": "audit",
+		"reason": "scenario: checking the audit trail for ticket 1", "duration": "30m"}).json(s.ts.t, &r)
+	return r.ID
 }
 
 // freshEndpoint registers a fresh endpoint of tenant A and returns its id.
@@ -646,6 +683,8 @@ func setupScenarios(t *testing.T) *scenarioEnv {
 	env.memberSess = sessions[0].ID
 	env.secretsA = append(env.secretsA, "owner@alfa.se", "security@alfa.se", wrongID, env.memberSess)
 	env.metadataA = []string{env.tenantA.ID, env.tenantA.Slug, env.tenantA.Name}
+	env.operator = operator
+	env.accessA = env.freshAccess()
 
 	anon := ts.client()
 	env.principals = []*principal{

@@ -16,25 +16,37 @@ import (
 // View is an entry as its tenant's owners and auditors see it, with the
 // sealed client details opened.
 type View struct {
-	Seq          int64             `json:"seq"`
-	ID           string            `json:"id"`
-	Time         time.Time         `json:"time"`
-	ActorType    string            `json:"actor_type"`
-	ActorID      string            `json:"actor_id,omitempty"`
-	Action       string            `json:"action"`
-	ResourceType string            `json:"resource_type,omitempty"`
-	ResourceID   string            `json:"resource_id,omitempty"`
-	Outcome      string            `json:"outcome"`
-	Status       int               `json:"status,omitempty"`
-	RequestID    string            `json:"request_id,omitempty"`
-	Channel      string            `json:"channel,omitempty"`
-	IPToken      string            `json:"ip_token,omitempty"`
-	IP           string            `json:"ip,omitempty"`
-	UserAgent    string            `json:"user_agent,omitempty"`
-	Reason       string            `json:"reason,omitempty"`
-	GrantID      string            `json:"grant_id,omitempty"`
-	Details      map[string]string `json:"details,omitempty"`
-	Hash         string            `json:"hash"`
+	Seq          int64     `json:"seq"`
+	ID           string    `json:"id"`
+	Time         time.Time `json:"time"`
+	ActorType    string    `json:"actor_type"`
+	ActorID      string    `json:"actor_id,omitempty"`
+	Action       string    `json:"action"`
+	ResourceType string    `json:"resource_type,omitempty"`
+	ResourceID   string    `json:"resource_id,omitempty"`
+	Outcome      string    `json:"outcome"`
+	Status       int       `json:"status,omitempty"`
+	RequestID    string    `json:"request_id,omitempty"`
+	Channel      string    `json:"channel,omitempty"`
+	IPToken      string    `json:"ip_token,omitempty"`
+	IP           string    `json:"ip,omitempty"`
+	UserAgent    string    `json:"user_agent,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	GrantID      string    `json:"grant_id,omitempty"`
+	// OperatorAccess marks an entry of an operator's access request or of
+	// an access made under one; Reason is then the request's reason (or
+	// the decision's comment), shown in lists too (OPS-2).
+	OperatorAccess bool              `json:"operator_access,omitempty"`
+	Details        map[string]string `json:"details,omitempty"`
+	Hash           string            `json:"hash"`
+}
+
+func openReason(sealer *seal.Sealer, r store.AuditEntryRow) string {
+	if len(r.Reason) == 0 {
+		return ""
+	}
+	s, _ := sealer.OpenString(r.Reason, seal.Location{Table: "audit_entries", Row: r.ID, Field: "reason"})
+	return s
 }
 
 // Filter selects entries; see store.AuditFilter.
@@ -58,8 +70,9 @@ func (t *Trail) view(sealer *seal.Sealer, r store.AuditEntryRow) View {
 			}
 		}
 	}
-	if len(r.Reason) > 0 && sealer != nil {
-		v.Reason, _ = sealer.OpenString(r.Reason, seal.Location{Table: "audit_entries", Row: r.ID, Field: "reason"})
+	v.OperatorAccess = r.GrantID != ""
+	if sealer != nil {
+		v.Reason = openReason(sealer, r)
 	}
 	var d map[string]string
 	if json.Unmarshal([]byte(r.Details), &d) == nil {
@@ -96,8 +109,19 @@ func (t *Trail) Query(ctx context.Context, chain string, f Filter, cursor string
 		next = strconv.FormatInt(rows[limit-1].Seq, 10)
 	}
 	out := make([]View, 0, len(rows))
+	var sealer *seal.Sealer
 	for _, r := range rows {
-		out = append(out, t.view(nil, r))
+		v := t.view(nil, r)
+		if r.GrantID != "" {
+			// Operator access shows with its reason, in lists too.
+			if sealer == nil {
+				if sealer, err = t.keys.Sealer(ctx, chain); err != nil {
+					return nil, "", err
+				}
+			}
+			v.Reason = openReason(sealer, r)
+		}
+		out = append(out, v)
 	}
 	return out, next, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/call"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/seal"
@@ -223,7 +224,7 @@ func (t *Trail) insertMany(ctx context.Context, tx *store.Tx, ps []prepared) err
 
 // appendReq is an entry waiting for the appender.
 type appendReq struct {
-	p    prepared
+	ps   []prepared
 	done chan error
 }
 
@@ -242,16 +243,53 @@ const maxAppendBatch = 128
 
 // Write appends one entry; concurrent entries are written together.
 func (t *Trail) Write(ctx context.Context, e Entry) error {
-	p, err := t.prepare(ctx, e)
+	ps, err := t.prepareAll(ctx, withMirror([]Entry{e}))
 	if err == nil {
-		err = t.enqueue(ctx, p)
+		err = t.enqueue(ctx, ps)
 	}
 	t.result(e.Outcome, err)
 	return err
 }
 
-func (t *Trail) enqueue(ctx context.Context, p prepared) error {
-	req := &appendReq{p: p, done: make(chan error, 1)}
+// withMirror adds to es the platform's copy of each entry an operator
+// wrote in a tenant's chain, and of each entry made under an access grant
+// (OPS-2): the tenant sees them in its trail, the platform's security
+// operators in theirs. The copy names the tenant in its details.
+func withMirror(es []Entry) []Entry {
+	out := es
+	for _, e := range es {
+		if e.TenantID == "" || (e.ActorType != string(authz.Operator) && e.GrantID == "") {
+			continue
+		}
+		m := e
+		m.TenantID = ""
+		m.Details = make(map[string]string, len(e.Details)+1)
+		for k, v := range e.Details {
+			m.Details[k] = v
+		}
+		m.Details["tenant"] = e.TenantID
+		out = append(out, m)
+	}
+	return out
+}
+
+// prepareAll prepares entries in order.
+func (t *Trail) prepareAll(ctx context.Context, es []Entry) ([]prepared, error) {
+	ps := make([]prepared, 0, len(es))
+	for _, e := range es {
+		p, err := t.prepare(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// enqueue hands entries to the appender; they are written together, in
+// one transaction.
+func (t *Trail) enqueue(ctx context.Context, ps []prepared) error {
+	req := &appendReq{ps: ps, done: make(chan error, 1)}
 	t.app.mu.Lock()
 	t.app.pending = append(t.app.pending, req)
 	start := !t.app.running
@@ -287,9 +325,9 @@ func (t *Trail) drain() {
 			return
 		}
 		t.app.mu.Unlock()
-		ps := make([]prepared, len(batch))
-		for i, r := range batch {
-			ps[i] = r.p
+		var ps []prepared
+		for _, r := range batch {
+			ps = append(ps, r.ps...)
 		}
 		err := t.db.Write(ctx, func(tx *store.Tx) error { return t.insertMany(ctx, tx, ps) })
 		for _, r := range batch {
@@ -323,25 +361,15 @@ func (t *Trail) Do(ctx context.Context, d Description, fn func(tx *store.Tx) err
 	}
 	rec.mu.Unlock()
 	Describe(ctx, d)
-	e := rec.entry(0, Success)
-	p, err := t.prepare(ctx, e)
-	if err != nil {
-		t.result(Success, err)
-		return ErrUnavailable
-	}
 	// Entries added with Also go with the call's.
 	rec.mu.Lock()
 	also := rec.also
 	rec.also = nil
 	rec.mu.Unlock()
-	ps := []prepared{p}
-	for _, a := range also {
-		pa, err := t.prepare(ctx, a)
-		if err != nil {
-			t.result(Success, err)
-			return ErrUnavailable
-		}
-		ps = append(ps, pa)
+	ps, err := t.prepareAll(ctx, withMirror(append([]Entry{rec.entry(0, Success)}, also...)))
+	if err != nil {
+		t.result(Success, err)
+		return ErrUnavailable
 	}
 	err = t.db.Write(ctx, func(tx *store.Tx) error {
 		if err := fn(tx); err != nil {

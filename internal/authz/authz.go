@@ -57,8 +57,12 @@ type Principal struct {
 	Session string
 	// MFA reports whether this login used a second factor.
 	MFA bool
-	// Grants are an operator's active access grants.
+	// Grants are an operator's active access grants, read from the
+	// database on this request (so a revoked or expired grant stops at once).
 	Grants []Grant
+	// Within is, for an operator, the tenant the request names (?tenant=)
+	// to read its data under a grant; Decide still needs the grant.
+	Within string
 }
 
 // Grant is an operator's approved, time-boxed access to a tenant's data.
@@ -70,6 +74,9 @@ type Grant struct {
 	DocID    string // for GrantDocument
 	Reason   string
 	Expires  time.Time
+	// BreakGlass marks emergency access a security operator took without
+	// an approval.
+	BreakGlass bool
 }
 
 // GrantScope is what an access grant covers.

@@ -128,6 +128,23 @@ const (
 	EndpointRead    Action = "message.endpoint.read"
 	EndpointManage  Action = "message.endpoint.manage"
 	EndpointApprove Action = "message.endpoint.approve"
+
+	// Operator access (OPS-1..3, AZ-4). AccessRequest is an operator
+	// asking for time-boxed access to a tenant's data; AccessDecide is a
+	// security operator (not the requester) approving or denying it;
+	// AccessBreakGlass is a security operator taking emergency access
+	// without an approval; AccessRevoke ends a grant (security operators,
+	// the requester, the tenant's owner); AccessList is the platform's
+	// list of requests; AccessRead is reading requests on a tenant (its
+	// owners, admins and auditors see who asked for what, and why);
+	// AccessConsent is the tenant's owner giving or refusing consent.
+	AccessRequest    Action = "access.request"
+	AccessDecide     Action = "access.decide"
+	AccessBreakGlass Action = "access.break_glass"
+	AccessRevoke     Action = "access.revoke"
+	AccessList       Action = "access.list"
+	AccessRead       Action = "access.read"
+	AccessConsent    Action = "access.consent"
 )
 
 // The scopes an API key can carry. docs/roles.md says what each allows.
@@ -227,6 +244,14 @@ var matrix = map[Action]rule{
 	EndpointRead:    {roles: workers, operators: bothOps, tenantMetadata: true, scope: ScopeMessagesSend},
 	EndpointManage:  {roles: managers},
 	EndpointApprove: {operators: bothOps, tenantMetadata: true},
+
+	AccessRequest:    {operators: bothOps, tenantMetadata: true},
+	AccessDecide:     {operators: securityOps, tenantMetadata: true},
+	AccessBreakGlass: {operators: securityOps, tenantMetadata: true},
+	AccessRevoke:     {roles: ownerOnly, operators: securityOps, tenantMetadata: true, self: true},
+	AccessList:       {operators: bothOps},
+	AccessRead:       {roles: readers, operators: bothOps, tenantMetadata: true},
+	AccessConsent:    {roles: ownerOnly},
 }
 
 // Actions lists every action in the matrix.

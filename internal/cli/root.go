@@ -101,6 +101,7 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newMigrateCmd(e),
 		newConfigCmd(e),
 		newTenantCmd(e),
+		newAccessCmd(e),
 		newOperatorCmd(e),
 		newKeysCmd(e),
 		newAuditCmd(e),

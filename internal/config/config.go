@@ -42,6 +42,7 @@ type Config struct {
 	Scan      Scan      `yaml:"scan"`
 	Backup    Backup    `yaml:"backup"`
 	Messages  Messages  `yaml:"messages"`
+	Access    Access    `yaml:"access"`
 	HTTP      HTTP      `yaml:"http"`
 	Log       Log       `yaml:"log"`
 }
@@ -151,6 +152,11 @@ type Messages struct {
 	CAFile        string        `yaml:"ca_file" doc:"PEM CA certificates to trust for endpoints, besides the system's"`
 }
 
+// Access configures operators' access to tenants' data (docs/access.md).
+type Access struct {
+	MaxDuration time.Duration `yaml:"max_duration" doc:"longest an operator's access grant may last once approved (4h); break-glass access lasts at most 1h"`
+}
+
 // BackupTarget is one place backups are written to.
 type BackupTarget struct {
 	Name      string `yaml:"name" doc:"short name of the target, for example primary or offsite"`
@@ -236,6 +242,7 @@ func Default() Config {
 		Backup: Backup{Interval: 24 * time.Hour, Keep: 28 * 24 * time.Hour, RestoreTestInterval: 7 * 24 * time.Hour,
 			LedgerSyncInterval: 5 * time.Minute},
 		Messages: Messages{RetryFor: 72 * time.Hour, Interval: 10 * time.Second, Workers: 8, Timeout: 30 * time.Second, MaxSize: 10 << 20},
+		Access:   Access{MaxDuration: 4 * time.Hour},
 		Auth:     Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
 		Mail:     Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{

@@ -200,6 +200,9 @@ func (cfg *Config) Validate() error {
 	}
 	cfg.validateBackup(add)
 	cfg.validateMessages(add)
+	if d := cfg.Access.MaxDuration; d < 5*time.Minute || d > 7*24*time.Hour {
+		add("access.max_duration", "must be between 5m and 168h", "the default is 4h")
+	}
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}

@@ -120,7 +120,12 @@ func (s *Service) authorize(ctx context.Context, p authz.Principal, a authz.Acti
 	return nil
 }
 
-// tenantOf is the tenant a principal's document calls act in; operators
-// (who have none) reach tenants' documents only through access grants,
-// which name the tenant.
-func tenantOf(p authz.Principal) string { return p.TenantID }
+// tenantOf is the tenant a principal's document calls act in: an
+// operator's is the tenant the request names, whose documents they may
+// read only under an access grant for it (authz.Decide checks).
+func tenantOf(p authz.Principal) string {
+	if p.Kind == authz.Operator {
+		return p.Within
+	}
+	return p.TenantID
+}

@@ -74,6 +74,8 @@ func TestSMTPSendsEveryTemplate(t *testing.T) {
 		{SecurityAlert{Organisation: "Acme AB", Title: "Alert " + inject, Lines: []string{"line one", inject}, At: at}, []string{"Alert " + inject, "- line one"}},
 		{EmailChange{Link: "https://valv.example.com/email#token=Em41l", ValidFor: 24 * time.Hour}, []string{"https://valv.example.com/email#token=Em41l"}},
 		{ReviewDigest{Organisation: "Acme " + inject, Date: "2025-03-04", Due: 5, Overdue: 2, Types: []ReviewCount{{Type: "invoice", Due: 4}}, Link: "https://valv.example.com/reviews?" + inject}, []string{"Acme " + inject, "- invoice: 4", "https://valv.example.com/reviews?" + inject}},
+		{AccessNotice{Kind: AccessBreakGlass, Organisation: "Acme " + inject, Request: "r1", Operator: "ops@valv.test", Scope: "audit", Reason: "Reason " + inject,
+			Duration: time.Hour, Link: "https://valv.example.com/access-requests/r1", At: at}, []string{"Acme " + inject, "Reason " + inject}},
 	}
 	if len(cases) != len(samples()) {
 		t.Fatalf("%d cases for %d templates", len(cases), len(samples()))

@@ -29,6 +29,7 @@ const (
 	TemplateSecurityAlert = "security_alert" // data: SecurityAlert
 	TemplateEmailChange   = "email_change"   // data: EmailChange
 	TemplateReviewDigest  = "review_digest"  // data: ReviewDigest
+	TemplateAccessNotice  = "access_notice"  // data: AccessNotice
 )
 
 // Languages that every template exists in. DefaultLang is used for any other.
@@ -116,6 +117,46 @@ type SecurityAlert struct {
 	At time.Time
 }
 
+// AccessNoticeKind says which notice about operator access an
+// AccessNotice is.
+type AccessNoticeKind string
+
+// The notices about operator access (OPS-1..3).
+const (
+	// AccessFiled goes to security operators: a request waits for one of them.
+	AccessFiled AccessNoticeKind = "filed"
+	// AccessConsent goes to an organisation's owners: an approved request
+	// waits for their consent.
+	AccessConsent AccessNoticeKind = "consent"
+	// AccessDecided goes to the requester: their request changed state.
+	AccessDecided AccessNoticeKind = "decided"
+	// AccessBreakGlass goes to every security operator and the
+	// organisation's owners: emergency access was taken.
+	AccessBreakGlass AccessNoticeKind = "break_glass"
+)
+
+// AccessNotice is the data of TemplateAccessNotice: a notice about an
+// operator's access to an organisation's data. The reason is the
+// operator's own words, which the recipients may read in Valv too.
+type AccessNotice struct {
+	Kind         AccessNoticeKind
+	Organisation string // the tenant's name
+	Request      string // the request's id
+	Operator     string // who asked
+	// Scope is the grant's scope (documents_of_type, document, audit,
+	// messages) and Target the document type or document it names.
+	Scope    string
+	Target   string
+	Reason   string
+	Duration time.Duration
+	// State is the request's state, for AccessDecided (active, denied,
+	// awaiting_consent, refused, revoked).
+	State string
+	// Link is where to see (and, for AccessConsent, answer) the request.
+	Link string
+	At   time.Time
+}
+
 // EmailChange is the data of TemplateEmailChange, sent to a new address to
 // confirm that it belongs to the user.
 type EmailChange struct {
@@ -169,6 +210,37 @@ func (Lockout) template() string       { return TemplateLockout }
 func (SecurityAlert) template() string { return TemplateSecurityAlert }
 func (EmailChange) template() string   { return TemplateEmailChange }
 func (ReviewDigest) template() string  { return TemplateReviewDigest }
+func (AccessNotice) template() string  { return TemplateAccessNotice }
+
+func (d AccessNotice) validate() error {
+	var errs []error
+	switch d.Kind {
+	case AccessFiled, AccessConsent, AccessDecided, AccessBreakGlass:
+	default:
+		errs = append(errs, errors.New("kind must be filed, consent, decided or break_glass"))
+	}
+	switch d.Scope {
+	case "documents_of_type", "document":
+		if d.Target == "" {
+			errs = append(errs, errors.New("target is required for scope "+d.Scope))
+		}
+	case "audit", "messages":
+	default:
+		errs = append(errs, errors.New("scope must be documents_of_type, document, audit or messages"))
+	}
+	for name, v := range map[string]string{"organisation": d.Organisation, "request": d.Request, "operator": d.Operator, "reason": d.Reason} {
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, errors.New(name+" is required"))
+		}
+	}
+	if d.Kind == AccessDecided && d.State == "" {
+		errs = append(errs, errors.New("state is required"))
+	}
+	if d.At.IsZero() {
+		errs = append(errs, errors.New("time is required"))
+	}
+	return errors.Join(append(errs, httpsLink(d.Link), positive("duration", d.Duration))...)
+}
 
 func (d LoginCode) validate() error {
 	if len(d.Code) != 6 || strings.Trim(d.Code, "0123456789") != "" {
@@ -325,6 +397,9 @@ func samples() []templateData {
 			Types:        []ReviewCount{{Type: "contract", Due: 9}, {Type: "invoice", Due: 6}, {Type: "payslip", Due: 2}},
 			Link:         "https://valv.example.com/reviews",
 		},
+		AccessNotice{Kind: AccessConsent, Organisation: "Exempel AB", Request: "0193a1f2-7c4e-7d2a-9b1e-3f5a6c7d8e9f",
+			Operator: "ops@valv.example.com", Scope: "documents_of_type", Target: "invoice", Reason: "Ticket 4711: the customer reports a rounding error in invoice totals.",
+			Duration: 2 * time.Hour, Link: "https://valv.example.com/access-requests/0193a1f2-7c4e-7d2a-9b1e-3f5a6c7d8e9f", At: at},
 	}
 }
 

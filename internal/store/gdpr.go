@@ -386,7 +386,9 @@ func nullBytes(b []byte) any {
 // holds on them, its keyset (destroyed once nothing sealed is left) and its
 // audit chain: every other document, its users with their sessions,
 // passkeys, recovery codes and tokens, API keys, sign-in settings, types,
-// retention settings, requests, payload history; and the security contact.
+// retention settings, requests, payload history, messages whose documents
+// went, message endpoints, operators' access grants; and the security
+// contact.
 func (t *Tx) EraseTenantData(ctx context.Context, tenantID string) error {
 	for _, q := range []string{
 		`DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE tenant_id = $1 AND document_id NOT IN
@@ -409,6 +411,10 @@ func (t *Tx) EraseTenantData(ctx context.Context, tenantID string) error {
 		`DELETE FROM retention_policies WHERE tenant_id = $1`,
 		`DELETE FROM subject_request_tokens WHERE tenant_id = $1`,
 		`DELETE FROM subject_requests WHERE tenant_id = $1`,
+		`DELETE FROM message_events WHERE tenant_id = $1 AND message_id NOT IN (SELECT id FROM documents WHERE tenant_id = $1)`,
+		`DELETE FROM messages WHERE tenant_id = $1 AND id NOT IN (SELECT id FROM documents WHERE tenant_id = $1)`,
+		`DELETE FROM message_endpoints WHERE tenant_id = $1`,
+		`DELETE FROM access_grants WHERE tenant_id = $1`,
 		`UPDATE tenants SET status = 'terminated', security_contact = NULL WHERE id = $1`,
 	} {
 		if _, err := t.exec(ctx, q, tenantID); err != nil {

@@ -24,7 +24,7 @@ var backupTables = []string{
 	"document_types", "documents", "document_versions", "document_subjects", "files", "file_chunks", "idempotency_keys",
 	"retention_policies", "retention_rules", "legal_holds", "culling_reports", "jobs", "job_queue",
 	"subject_requests", "subject_request_tokens", "erasure_ledger", "tenant_terminations",
-	"backup_runs", "message_endpoints", "messages", "message_events",
+	"backup_runs", "message_endpoints", "messages", "message_events", "access_grants",
 }
 
 // skippedTables are left out of backups: short-lived login state that a

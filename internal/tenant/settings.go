@@ -28,6 +28,9 @@ type Settings struct {
 	PayloadHistory bool `json:"payload_history"`
 	// AuditRetentionDays is how long the tenant's audit entries are kept.
 	AuditRetentionDays int `json:"audit_retention_days"`
+	// OperatorAccessConsent makes every operator access request wait for
+	// an owner's consent after the platform approves it (OPS-3).
+	OperatorAccessConsent bool `json:"operator_access_consent"`
 }
 
 // DefaultSettings are a new tenant's settings.
@@ -81,6 +84,8 @@ type SettingsPatch struct {
 	Language           *string   `json:"language"`
 	PayloadHistory     *bool     `json:"payload_history"`
 	AuditRetentionDays *int      `json:"audit_retention_days"`
+	// OperatorAccessConsent: an owner must consent to operator access.
+	OperatorAccessConsent *bool `json:"operator_access_consent"`
 	// PurgeHistory, with payload_history false, also deletes the history kept so far.
 	PurgeHistory bool `json:"purge_history,omitempty"`
 }
@@ -124,7 +129,8 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 			problem.Field("/purge_history", "purge_needs_history_off", "Send payload_history: false with purge_history: true."))
 	}
 	for name, set := range map[string]bool{"idle_timeout": patch.IdleTimeout != nil, "require_2fa": patch.Require2FA != nil,
-		"language": patch.Language != nil, "payload_history": patch.PayloadHistory != nil, "audit_retention_days": patch.AuditRetentionDays != nil} {
+		"language": patch.Language != nil, "payload_history": patch.PayloadHistory != nil, "audit_retention_days": patch.AuditRetentionDays != nil,
+		"operator_access_consent": patch.OperatorAccessConsent != nil} {
 		if set {
 			audit.Detail(ctx, "set."+name, "yes")
 		}
@@ -134,6 +140,9 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 	}
 	if patch.PurgeHistory {
 		audit.Detail(ctx, "purge_history", "yes")
+	}
+	if patch.OperatorAccessConsent != nil {
+		audit.Detail(ctx, "operator_access_consent", onOff(*patch.OperatorAccessConsent))
 	}
 	var out Settings
 	err := s.audit.Do(ctx, audit.Description{Action: "tenant.settings.update"}, func(tx *store.Tx) error {
@@ -161,6 +170,9 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 		}
 		if patch.AuditRetentionDays != nil {
 			st.AuditRetentionDays = *patch.AuditRetentionDays
+		}
+		if patch.OperatorAccessConsent != nil {
+			st.OperatorAccessConsent = *patch.OperatorAccessConsent
 		}
 		if err := st.Validate(); err != nil {
 			return err
