@@ -35,8 +35,10 @@ type RequestInput struct {
 
 var docTypeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
-// check validates the input and returns the duration asked for.
-func (s *Service) check(in *RequestInput, max time.Duration) (time.Duration, error) {
+// check validates the input and returns the duration asked for. A
+// request longer than max is refused; break-glass access (shorten) is cut
+// to max instead, as an emergency must not wait for a retry.
+func (s *Service) check(in *RequestInput, max time.Duration, shorten bool) (time.Duration, error) {
 	var fields []problem.FieldError
 	add := func(field, code, hint string) { fields = append(fields, problem.Field(field, code, hint)) }
 	if _, err := uuid.Parse(in.Tenant); err != nil {
@@ -64,18 +66,17 @@ func (s *Service) check(in *RequestInput, max time.Duration) (time.Duration, err
 	default:
 		add("/scope", "invalid_scope", "Use documents_of_type, document, audit or messages.")
 	}
-	d := time.Hour
+	d := min(time.Hour, max)
 	if in.Duration != "" {
 		var err error
 		if d, err = time.ParseDuration(in.Duration); err != nil {
 			add("/duration", "invalid_duration", "Give a duration such as 30m or 2h.")
+		} else if d > max && shorten {
+			d = max
 		}
-	}
-	if d > max {
-		d = max
-	}
-	if d < MinDuration {
-		add("/duration", "out_of_range", "A grant lasts at least 5 minutes and at most "+s.max.String()+".")
+		if err == nil && (d < MinDuration || d > max) {
+			add("/duration", "out_of_range", "A grant lasts at least 5m and at most "+max.String()+".")
+		}
 	}
 	if len(fields) > 0 {
 		return 0, problem.Invalid("invalid_access_request", "The access request is not valid.", fields...)
@@ -92,7 +93,7 @@ func (s *Service) check(in *RequestInput, max time.Duration) (time.Duration, err
 
 // File records an operator's request for access to a tenant's data. It
 // waits for a security operator other than the requester; nothing can be
-// read until then. A duration longer than the maximum is shortened to it.
+// read until then.
 func (s *Service) File(ctx context.Context, p authz.Principal, in RequestInput) (Request, error) {
 	return s.file(ctx, p, in, false)
 }
@@ -115,9 +116,12 @@ func (s *Service) file(ctx context.Context, p authz.Principal, in RequestInput, 
 	}
 	if p.Kind != authz.Operator {
 		// Only operators ask for access; say so before validating.
-		return Request{}, s.authorize(ctx, p, action, authz.Resource{TenantID: p.TenantID})
+		if err := s.authorize(ctx, p, action, authz.Resource{TenantID: p.TenantID}); err != nil {
+			return Request{}, err
+		}
+		return Request{}, errForbidden
 	}
-	dur, err := s.check(&in, max)
+	dur, err := s.check(&in, max, glass)
 	if err != nil {
 		return Request{}, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/call"
+	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/problem"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
@@ -243,7 +244,7 @@ const maxAppendBatch = 128
 
 // Write appends one entry; concurrent entries are written together.
 func (t *Trail) Write(ctx context.Context, e Entry) error {
-	ps, err := t.prepareAll(ctx, withMirror([]Entry{e}))
+	ps, err := t.prepareAll(ctx, withMirror(t.place(ctx, []Entry{e})))
 	if err == nil {
 		err = t.enqueue(ctx, ps)
 	}
@@ -271,6 +272,32 @@ func withMirror(es []Entry) []Entry {
 		out = append(out, m)
 	}
 	return out
+}
+
+// place moves to the platform's chain the entries of a tenant that has no
+// keys — one that does not exist (an operator naming a made-up tenant in
+// ?tenant=), or whose keys were destroyed — naming it in the detail
+// "tenant": the call is recorded, and refused, instead of failing.
+func (t *Trail) place(ctx context.Context, es []Entry) []Entry {
+	for i, e := range es {
+		if e.TenantID == "" || e.TenantID == Platform {
+			continue
+		}
+		_, err := t.keys.Sealer(ctx, e.TenantID)
+		if !errors.Is(err, keyring.ErrNoKeyset) && !errors.Is(err, keyring.ErrDestroyed) {
+			continue
+		}
+		d := make(map[string]string, len(e.Details)+1)
+		for k, v := range e.Details {
+			d[k] = v
+		}
+		d["tenant"] = "unknown"
+		if safeID(e.TenantID) {
+			d["tenant"] = e.TenantID
+		}
+		es[i].TenantID, es[i].Details = "", d
+	}
+	return es
 }
 
 // prepareAll prepares entries in order.
@@ -366,7 +393,7 @@ func (t *Trail) Do(ctx context.Context, d Description, fn func(tx *store.Tx) err
 	also := rec.also
 	rec.also = nil
 	rec.mu.Unlock()
-	ps, err := t.prepareAll(ctx, withMirror(append([]Entry{rec.entry(0, Success)}, also...)))
+	ps, err := t.prepareAll(ctx, withMirror(t.place(ctx, append([]Entry{rec.entry(0, Success)}, also...))))
 	if err != nil {
 		t.result(Success, err)
 		return ErrUnavailable

@@ -3,6 +3,7 @@ package cli
 import (
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -33,6 +34,18 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Defer(func() { l.Close() })
 				ts.Setenv("BUSYPORT", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+			},
+			// capture NAME REGEXP sets $NAME to the first submatch of
+			// REGEXP in the last command's standard output.
+			"capture": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: capture NAME REGEXP")
+				}
+				m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile("stdout"))
+				if len(m) < 2 {
+					ts.Fatalf("capture: %s does not match the output", args[1])
+				}
+				ts.Setenv(args[0], m[1])
 			},
 		},
 	})
