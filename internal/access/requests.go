@@ -35,13 +35,20 @@ type RequestInput struct {
 
 var docTypeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
+// canonicalID reports whether s is a UUID in the canonical form Valv's ids
+// have (so that a grant names exactly the id it will be compared with).
+func canonicalID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
+
 // check validates the input and returns the duration asked for. A
 // request longer than max is refused; break-glass access (shorten) is cut
 // to max instead, as an emergency must not wait for a retry.
 func (s *Service) check(in *RequestInput, max time.Duration, shorten bool) (time.Duration, error) {
 	var fields []problem.FieldError
 	add := func(field, code, hint string) { fields = append(fields, problem.Field(field, code, hint)) }
-	if _, err := uuid.Parse(in.Tenant); err != nil {
+	if !canonicalID(in.Tenant) {
 		add("/tenant", "invalid_tenant", "Give the tenant's id (valv tenant list shows it).")
 	}
 	switch in.Scope {
@@ -53,7 +60,7 @@ func (s *Service) check(in *RequestInput, max time.Duration, shorten bool) (time
 			add("/document_id", "not_allowed", "A grant of a type covers every document of it; leave document_id out.")
 		}
 	case authz.GrantDocument:
-		if _, err := uuid.Parse(in.DocumentID); err != nil {
+		if !canonicalID(in.DocumentID) {
 			add("/document_id", "invalid_document_id", "Give the id of the one document the grant covers.")
 		}
 		if in.DocumentType != "" {
@@ -209,6 +216,12 @@ func (s *Service) Decide(ctx context.Context, p authz.Principal, id string, in D
 	if err != nil {
 		return Request{}, err
 	}
+	// The tenant's wish for consent is read again: one who asked for it
+	// since the request was filed is asked too.
+	t, err := s.tenants.AccessTenant(ctx, row.TenantID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Request{}, err
+	}
 	return s.change(ctx, row, "verdict", in.Decision, comment, func(r *store.AccessGrantRow, d *detail, now time.Time) error {
 		if r.Approval != approvalPending || state(*r, now) != StatePending {
 			return problem.Conflict("not_pending", "The request is not waiting for a decision (it is "+state(*r, now)+").")
@@ -220,6 +233,9 @@ func (s *Service) Decide(ctx context.Context, p authz.Principal, id string, in D
 			return nil
 		}
 		r.Approval = approvalApproved
+		if t.Consent && r.Consent == consentNotRequired {
+			r.Consent = consentPending
+		}
 		if r.Consent == consentNotRequired {
 			r.ActivatedAt, r.ExpiresAt = now, now.Add(r.Duration)
 		}
@@ -331,6 +347,9 @@ func (s *Service) loadFor(ctx context.Context, p authz.Principal, id string, act
 		}
 		return row, err
 	}
+	// Every attempt on a request, refused ones too, names it as the grant:
+	// so it is in the platform's chain as well as the tenant's.
+	audit.Describe(ctx, audit.Description{GrantID: row.ID})
 	if err := s.authorize(ctx, p, action, res); err != nil {
 		return row, err
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/problem"
@@ -444,7 +446,12 @@ func (a *API) deleteType(w http.ResponseWriter, r *http.Request) error {
 func within(r *http.Request) authz.Principal {
 	p := authz.PrincipalFrom(r.Context())
 	if p.Kind == authz.Operator {
-		p.Within = r.URL.Query().Get("tenant")
+		// Tenants are named by their canonical ids; anything else names none.
+		if t := r.URL.Query().Get("tenant"); len(t) == 36 {
+			if u, err := uuid.Parse(t); err == nil && u.String() == t {
+				p.Within = t
+			}
+		}
 	}
 	return p
 }

@@ -62,7 +62,13 @@ func testOperatorAccess(t *testing.T, engine serverOption) {
 	}
 	sec2 := ts.operatorLogin("sec2@valv.test")
 	op := ts.operatorLogin("op2@valv.test")
-	_, ownerA := ts.tenantWithOwner(sec, "Åtkomst AB", "owner@atkomst.se")
+	slugA, ownerA := ts.tenantWithOwner(sec, "Åtkomst AB", "owner@atkomst.se")
+	var inv struct {
+		SetupLink string `json:"setup_link"`
+	}
+	ownerA.must(201, "POST", "/api/v1/users", map[string]string{"email": "admin@atkomst.se", "role": "admin"}).json(t, &inv)
+	ts.client().must(200, "POST", "/api/v1/auth/setup", map[string]string{"token": tokenOf(t, inv.SetupLink), "password": testPassword})
+	adminA := ts.login(slugA, "admin@atkomst.se")
 	_, ownerB := ts.tenantWithOwner(sec, "Annan AB", "owner@annan.se")
 	var tA, tB struct{ ID string }
 	ownerA.must(200, "GET", "/api/v1/tenant", nil).json(t, &tA)
@@ -95,10 +101,13 @@ func testOperatorAccess(t *testing.T, engine serverOption) {
 	dataRoutes(sec, 403)
 	// A tenant that does not exist answers the same, and the trail stays
 	// healthy (the refusal is kept in the platform's chain).
-	ghost := "?tenant=" + uuid.NewString()
-	for _, path := range []string{"/api/v1/documents/" + invA + ghost, "/api/v1/documents" + ghost + "&type=invoice", "/api/v1/audit" + ghost, "/api/v1/messages" + ghost} {
-		op.must(403, "GET", path, nil)
+	for _, ghost := range []string{"?tenant=" + uuid.NewString(), "?tenant=%ff%fe", "?tenant=platform", "?tenant=" + strings.ToUpper(tA.ID)} {
+		for _, path := range []string{"/api/v1/documents/" + invA + ghost, "/api/v1/documents" + ghost + "&type=invoice", "/api/v1/audit" + ghost, "/api/v1/messages" + ghost} {
+			op.must(403, "GET", path, nil)
+		}
 	}
+	op.must(404, "GET", "/api/v1/access-requests/"+strings.Repeat("a", 300), nil)
+	ownerA.must(404, "POST", "/api/v1/access-requests/"+strings.Repeat("b", 300)+"/revoke", nil)
 	if !ts.app.Trail.Healthy() {
 		t.Fatal("probing a tenant that does not exist made the audit trail unhealthy")
 	}
@@ -199,13 +208,12 @@ func testOperatorAccess(t *testing.T, engine serverOption) {
 	}
 	sec.must(403, "GET", "/api/v1/audit"+inA, nil)
 
-	// The tenant asks for consent: an approved request waits for its owner.
-	ownerA.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": true})
+	// The tenant asks for consent: an approved request waits for its owner
+	// (a request filed before the tenant asked is asked too).
 	g4 := file(op, map[string]string{"tenant": tA.ID, "scope": "audit", "reason": "Ticket 4713: the customer asks who changed a setting", "duration": "30m"})
-	if !g4.Consent.Required || g4.Consent.State != "pending" {
-		t.Fatalf("consent not asked: %+v", g4)
-	}
-	ownerA.must(409, "POST", "/api/v1/access-requests/"+g4.ID+"/consent", map[string]string{"consent": "give"}) // not approved yet
+	adminA.must(403, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": true}) // the owners' decision
+	ownerA.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": true})
+	ownerA.must(409, "POST", "/api/v1/access-requests/"+g4.ID+"/consent", map[string]string{"consent": "give"}) // not asked (yet)
 	sec.must(200, "POST", "/api/v1/access-requests/"+g4.ID+"/decision", map[string]string{"decision": "approve", "comment": "ok"}).json(t, &v)
 	if v.State != "awaiting_consent" {
 		t.Fatalf("approved, consent pending: %+v", v)
@@ -224,12 +232,17 @@ func testOperatorAccess(t *testing.T, engine serverOption) {
 	op.must(200, "GET", "/api/v1/audit"+inA, nil)
 	op.must(403, "GET", "/api/v1/audit/history", nil)
 	g5 := file(op, map[string]string{"tenant": tA.ID, "scope": "messages", "reason": "Ticket 4714: a message seems lost"})
+	if !g5.Consent.Required || g5.Consent.State != "pending" {
+		t.Fatalf("consent not asked: %+v", g5)
+	}
+	ownerA.must(409, "POST", "/api/v1/access-requests/"+g5.ID+"/consent", map[string]string{"consent": "give"}) // not approved yet
 	sec.must(200, "POST", "/api/v1/access-requests/"+g5.ID+"/decision", map[string]string{"decision": "approve", "comment": "ok"})
 	ownerA.must(200, "POST", "/api/v1/access-requests/"+g5.ID+"/consent", map[string]string{"consent": "refuse"}).json(t, &v)
 	if v.State != "refused" {
 		t.Fatalf("refused: %+v", v)
 	}
 	op.must(403, "GET", "/api/v1/messages"+inA, nil)
+	adminA.must(403, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": false})
 	ownerA.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": false})
 
 	// Break-glass: security only, at most an hour, everyone told at once.

@@ -75,7 +75,9 @@ const (
 )
 
 func (e Entry) check() error {
-	for _, f := range []string{e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID, e.RequestID, e.Channel, e.GrantID} {
+	// ResourceID is not here: one that is not a Valv id (whatever its
+	// length) is kept only as a keyed token.
+	for _, f := range []string{e.ActorType, e.ActorID, e.Action, e.ResourceType, e.RequestID, e.Channel, e.GrantID} {
 		if len(f) > maxField {
 			return fmt.Errorf("audit: entry field longer than %d bytes", maxField)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -255,15 +256,21 @@ func (t *Trail) Write(ctx context.Context, e Entry) error {
 // withMirror adds to es the platform's copy of each entry an operator
 // wrote in a tenant's chain, and of each entry made under an access grant
 // (OPS-2): the tenant sees them in its trail, the platform's security
-// operators in theirs. The copy names the tenant in its details.
+// operators in theirs. The copy names the tenant in its details. Of a
+// tenant's own people (an owner consenting), the copy keeps no client
+// address, agent or comment: those stay in the tenant's chain, under its key.
 func withMirror(es []Entry) []Entry {
 	out := es
 	for _, e := range es {
-		if e.TenantID == "" || (e.ActorType != string(authz.Operator) && e.GrantID == "") {
+		operator := e.ActorType == string(authz.Operator)
+		if e.TenantID == "" || (!operator && e.GrantID == "") {
 			continue
 		}
 		m := e
 		m.TenantID = ""
+		if !operator {
+			m.ClientIP, m.UserAgent, m.Reason = netip.Addr{}, "", ""
+		}
 		m.Details = make(map[string]string, len(e.Details)+1)
 		for k, v := range e.Details {
 			m.Details[k] = v
@@ -280,12 +287,21 @@ func withMirror(es []Entry) []Entry {
 // "tenant": the call is recorded, and refused, instead of failing.
 func (t *Trail) place(ctx context.Context, es []Entry) []Entry {
 	for i, e := range es {
-		if e.TenantID == "" || e.TenantID == Platform {
+		if e.TenantID == "" {
 			continue
 		}
-		_, err := t.keys.Sealer(ctx, e.TenantID)
-		if !errors.Is(err, keyring.ErrNoKeyset) && !errors.Is(err, keyring.ErrDestroyed) {
-			continue
+		if e.TenantID != Platform {
+			_, err := t.keys.Sealer(ctx, e.TenantID)
+			if err == nil {
+				continue
+			}
+			// A tenant's id that cannot be looked up at all (bytes the
+			// database refuses) names no tenant either; a real tenant's
+			// keys that cannot be read fail the call (fail closed).
+			canonical := len(e.TenantID) == 36 && safeID(e.TenantID)
+			if canonical && !errors.Is(err, keyring.ErrNoKeyset) && !errors.Is(err, keyring.ErrDestroyed) {
+				continue
+			}
 		}
 		d := make(map[string]string, len(e.Details)+1)
 		for k, v := range e.Details {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -205,11 +206,15 @@ func (e *env) quietLogger(cfg config.Config) *slog.Logger {
 
 // principal is the operator at this console. The CLI works on the data
 // directory, which holds the root key (or needed the key holders' shares):
-// whoever can run it there is a security operator.
+// whoever can run it there is a security operator. They are named by their
+// operating-system account (not $USER, which anyone can set), so that two
+// people at the console are two operators, and one is never two.
 func (e *env) principal() authz.Principal {
-	name := lookupEnv(e.Environ, "USER")
-	if name == "" {
-		name = "unknown"
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	} else if err == nil {
+		name = "uid-" + u.Uid
 	}
 	return authz.LocalOperator(name)
 }

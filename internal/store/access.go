@@ -91,6 +91,18 @@ type AccessGrantFilter struct {
 // AccessGrants lists requests matching f, newest first, after the cursor
 // (the id of the last one of the previous page).
 func (t *Tx) AccessGrants(ctx context.Context, f AccessGrantFilter, after string, limit int) ([]AccessGrantRow, error) {
+	// Only the conditions that are set, so that the indexes on (tenant_id,
+	// id) and (requester, id) serve the query.
+	q := `SELECT ` + accessGrantColumns + ` FROM access_grants WHERE 1 = 1`
+	var args []any
+	for _, c := range []struct{ cond, value string }{{"tenant_id = ", f.TenantID}, {"requester = ", f.Requester}, {"id < ", after}} {
+		if c.value != "" {
+			args = append(args, c.value)
+			q += " AND " + c.cond + "$" + itoa(len(args))
+		}
+	}
+	args = append(args, limit)
+	q += " ORDER BY id DESC LIMIT $" + itoa(len(args))
 	var out []AccessGrantRow
 	err := scanRows(ctx, t, func(rows *sql.Rows) error {
 		var r AccessGrantRow
@@ -99,8 +111,7 @@ func (t *Tx) AccessGrants(ctx context.Context, f AccessGrantFilter, after string
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT `+accessGrantColumns+` FROM access_grants WHERE ($1 = '' OR tenant_id = $1) AND ($2 = '' OR requester = $2)
-		AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4`, f.TenantID, f.Requester, after, limit)
+	}, q, args...)
 	return out, err
 }
 

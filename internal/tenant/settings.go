@@ -124,6 +124,11 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 	if err := s.authorize(ctx, p, authz.TenantSettingsUpdate, authz.Resource{TenantID: tenantID}); err != nil {
 		return Settings{}, err
 	}
+	if patch.OperatorAccessConsent != nil && !authz.Decide(p, authz.AccessConsent, authz.Resource{TenantID: tenantID}, s.now()).Allowed {
+		// Whether operators need the organisation's consent is the owners'
+		// decision, as consenting is (OPS-3).
+		return Settings{}, problem.Forbidden("owner_only", "Only an owner can change whether operator access needs the organisation's consent.")
+	}
 	if patch.PurgeHistory && (patch.PayloadHistory == nil || *patch.PayloadHistory) {
 		return Settings{}, problem.Invalid("purge_needs_history_off", "History can only be purged when payload history is switched off.",
 			problem.Field("/purge_history", "purge_needs_history_off", "Send payload_history: false with purge_history: true."))

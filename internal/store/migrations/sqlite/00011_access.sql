@@ -27,9 +27,11 @@ CREATE TABLE access_grants (
     created_at       INTEGER NOT NULL,
     version          INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX access_grants_requester ON access_grants (requester, expires_at);
-CREATE INDEX access_grants_tenant ON access_grants (tenant_id, created_at);
-CREATE INDEX access_grants_created ON access_grants (created_at);
+-- An operator's grants in force (every request of theirs), and the lists:
+-- a tenant's requests, an operator's own, newest (highest id) first.
+CREATE INDEX access_grants_active ON access_grants (requester, expires_at);
+CREATE INDEX access_grants_tenant ON access_grants (tenant_id, id);
+CREATE INDEX access_grants_requester ON access_grants (requester, id);
 
 -- +goose Down
 DROP TABLE access_grants;
