@@ -56,17 +56,13 @@ type accessNotices struct{ a *App }
 type recipient struct{ email, lang string }
 
 // accountsWithRole lists the active accounts of a tenant (or the
-// platform's operators) with a role, with their addresses opened.
-func (n accessNotices) accountsWithRole(ctx context.Context, tenantID, role string) []recipient {
+// platform's operators) with a role, but skip, with their addresses opened.
+func (n accessNotices) accountsWithRole(ctx context.Context, tenantID, role, skip string) []recipient {
 	rows, err := n.a.db.Reader().ActiveAccountsWithRole(ctx, tenantID, role)
 	if err != nil {
 		n.a.log.Warn("access notice: cannot list recipients", "error", err)
 		return nil
 	}
-	return n.open(ctx, rows, "")
-}
-
-func (n accessNotices) open(ctx context.Context, rows []store.OperatorContact, skip string) []recipient {
 	var out []recipient
 	sealers := map[string]*seal.Sealer{}
 	for _, r := range rows {
@@ -128,16 +124,11 @@ func (n accessNotices) send(ctx context.Context, to []recipient, kind notify.Acc
 }
 
 func (n accessNotices) Filed(ctx context.Context, r access.Request) {
-	rows, err := n.a.db.Reader().ActiveAccountsWithRole(ctx, store.PlatformTenant, string(authz.RoleSecurity))
-	if err != nil {
-		n.a.log.Warn("access notice: cannot list security operators", "error", err)
-		return
-	}
-	n.send(ctx, n.open(ctx, rows, r.Requester), notify.AccessFiled, r)
+	n.send(ctx, n.accountsWithRole(ctx, store.PlatformTenant, string(authz.RoleSecurity), r.Requester), notify.AccessFiled, r)
 }
 
 func (n accessNotices) ConsentWanted(ctx context.Context, r access.Request) {
-	n.send(ctx, n.accountsWithRole(ctx, r.TenantID, string(authz.Owner)), notify.AccessConsent, r)
+	n.send(ctx, n.accountsWithRole(ctx, r.TenantID, string(authz.Owner), ""), notify.AccessConsent, r)
 }
 
 func (n accessNotices) Decided(ctx context.Context, r access.Request) {
@@ -152,8 +143,8 @@ func (n accessNotices) Decided(ctx context.Context, r access.Request) {
 }
 
 func (n accessNotices) BreakGlass(ctx context.Context, r access.Request) {
-	to := n.accountsWithRole(ctx, store.PlatformTenant, string(authz.RoleSecurity))
-	to = append(to, n.accountsWithRole(ctx, r.TenantID, string(authz.Owner))...)
+	to := n.accountsWithRole(ctx, store.PlatformTenant, string(authz.RoleSecurity), "")
+	to = append(to, n.accountsWithRole(ctx, r.TenantID, string(authz.Owner), "")...)
 	if pol, err := n.a.Tenants.LoginPolicy(ctx, r.TenantID); err == nil && pol.SecurityContact != "" {
 		st, _ := n.a.Tenants.SettingsOf(ctx, r.TenantID)
 		to = append(to, recipient{pol.SecurityContact, st.Language})

@@ -131,9 +131,9 @@ func (t *Tx) ActiveAccessGrants(ctx context.Context, requester string, now time.
 	return out, err
 }
 
-// OperatorContact is an account to notify: its id, sealed e-mail address
-// and language.
-type OperatorContact struct {
+// AccountContact is an account to notify (an operator, a tenant's owner):
+// its id, sealed e-mail address and language.
+type AccountContact struct {
 	ID       string
 	TenantID string
 	Email    []byte
@@ -142,10 +142,10 @@ type OperatorContact struct {
 
 // ActiveAccountsWithRole lists a tenant's active accounts with a role (or
 // the platform's operators, tenant PlatformTenant), for notices.
-func (t *Tx) ActiveAccountsWithRole(ctx context.Context, tenantID, role string) ([]OperatorContact, error) {
-	var out []OperatorContact
+func (t *Tx) ActiveAccountsWithRole(ctx context.Context, tenantID, role string) ([]AccountContact, error) {
+	var out []AccountContact
 	err := scanRows(ctx, t, func(rows *sql.Rows) error {
-		var c OperatorContact
+		var c AccountContact
 		if err := rows.Scan(&c.ID, &c.TenantID, &c.Email, &c.Language); err != nil {
 			return err
 		}
