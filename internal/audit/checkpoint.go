@@ -115,7 +115,7 @@ func (t *Trail) Checkpoint(ctx context.Context, chain string) (*Checkpoint, erro
 			if err != nil {
 				return err
 			}
-			if rng, err = rangeFactory.NewRange(0, uint64(latest.Size), hs); err != nil {
+			if rng, err = rangeFactory.NewRange(0, uint64(latest.Size), hs); err != nil { // #nosec G115 -- a checkpoint size is an entry count (never negative)
 				return err
 			}
 			from = latest.Size

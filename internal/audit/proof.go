@@ -60,10 +60,10 @@ var errPruned = errors.New("audit: the proof needs entries that were pruned")
 // hash returns the hash of node id.
 func (ns *nodeSource) hash(id compact.NodeID) ([]byte, error) {
 	a, b := id.Coverage()
-	begin, end := int64(a), int64(b)
+	begin, end := int64(a), int64(b) // #nosec G115 -- proof nodes come from trees whose sizes are int64, so their coverage fits
 	if end <= ns.base {
 		// Only a node of the prune point's compact range is known.
-		for i, nid := range compact.RangeNodes(0, uint64(ns.base), nil) {
+		for i, nid := range compact.RangeNodes(0, uint64(ns.base), nil) { // #nosec G115 -- ns.base is the prune point, an entry count (never negative)
 			if nid == id {
 				return ns.baseRg.Hashes()[i], nil
 			}
@@ -72,18 +72,18 @@ func (ns *nodeSource) hash(id compact.NodeID) ([]byte, error) {
 	}
 	var rng *compact.Range
 	if begin >= ns.base {
-		rng = rangeFactory.NewEmptyRange(uint64(begin))
+		rng = rangeFactory.NewEmptyRange(uint64(begin)) // #nosec G115 -- begin >= ns.base >= 0 here
 	} else {
 		// The node spans the prune point: its left part is a suffix of the
 		// prune point's compact range.
 		var hs [][]byte
-		for i, nid := range compact.RangeNodes(0, uint64(ns.base), nil) {
-			if lo, _ := nid.Coverage(); int64(lo) >= begin {
+		for i, nid := range compact.RangeNodes(0, uint64(ns.base), nil) { // #nosec G115 -- ns.base is the prune point, an entry count (never negative)
+			if lo, _ := nid.Coverage(); int64(lo) >= begin { // #nosec G115 -- lo is below ns.base, an int64 entry count
 				hs = append(hs, ns.baseRg.Hashes()[i])
 			}
 		}
 		var err error
-		if rng, err = rangeFactory.NewRange(uint64(begin), uint64(ns.base), hs); err != nil {
+		if rng, err = rangeFactory.NewRange(uint64(begin), uint64(ns.base), hs); err != nil { // #nosec G115 -- begin is a node coverage start (from uint64) and ns.base an entry count, both non-negative
 			return nil, errPruned
 		}
 		begin = ns.base
@@ -134,7 +134,7 @@ func (t *Trail) ConsistencyProof(ctx context.Context, chain string, size1, size2
 	if size1 < 1 || size1 > size2 {
 		return nil, fmt.Errorf("audit: no consistency proof from %d to %d", size1, size2)
 	}
-	nodes, err := proof.Consistency(uint64(size1), uint64(size2))
+	nodes, err := proof.Consistency(uint64(size1), uint64(size2)) // #nosec G115 -- checked above: 1 <= size1 <= size2
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +148,16 @@ func (t *Trail) ConsistencyProof(ctx context.Context, chain string, size1, size2
 // VerifyInclusion checks an inclusion proof against a root (what an outside
 // party does with a kept checkpoint).
 func VerifyInclusion(seq, size int64, leafHash []byte, p [][]byte, root []byte) error {
+	if seq < 0 || size < 0 {
+		return fmt.Errorf("audit: entry %d is not in a tree of size %d", seq, size)
+	}
 	return proof.VerifyInclusion(hasher, uint64(seq), uint64(size), leafHash, p, root)
 }
 
 // VerifyConsistency checks a consistency proof between two roots.
 func VerifyConsistency(size1, size2 int64, p [][]byte, root1, root2 []byte) error {
+	if size1 < 0 || size2 < 0 {
+		return fmt.Errorf("audit: no consistency proof from %d to %d", size1, size2)
+	}
 	return proof.VerifyConsistency(hasher, uint64(size1), uint64(size2), p, root1, root2)
 }

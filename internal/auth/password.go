@@ -132,7 +132,7 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
-	got := argon2.IDKey(normalise(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := argon2.IDKey(normalise(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want))) // #nosec G115 -- decode checked 16 <= len(want) <= 64
 	ok = subtle.ConstantTimeCompare(got, want) == 1
 	rehash = p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads
 	return ok, rehash, nil

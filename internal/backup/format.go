@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // The data stream of a backup (docs/operations/backup.md, "Format") is the
@@ -111,7 +112,7 @@ func (e *encoder) row(vals []any) error {
 
 func (e *encoder) endTable(rows int64) error {
 	e.w.WriteByte(recEnd)
-	e.uvarint(uint64(rows))
+	e.uvarint(uint64(rows)) // #nosec G115 -- rows counts rows written, never negative
 	return nil
 }
 
@@ -176,7 +177,7 @@ func (d *decoder) bytes(limit uint64, what string) ([]byte, error) {
 	// A large value grows with what is actually there, so a damaged
 	// length cannot allocate 64 MiB on its own.
 	var buf bytes.Buffer
-	if _, err := io.CopyN(&buf, d.r, int64(n)); err != nil {
+	if _, err := io.CopyN(&buf, d.r, int64(n)); err != nil { // #nosec G115 -- d.uvarint bounded n by limit (at most maxValueLen, 64 MiB)
 		return nil, corrupt("%s: %v", what, eofIsUnexpected(err))
 	}
 	return buf.Bytes(), nil
@@ -240,6 +241,9 @@ func (d *decoder) table(h tableHandler) error {
 			rows, err := binary.ReadUvarint(d.r)
 			if err != nil {
 				return corrupt("table %s: row count: %v", name, eofIsUnexpected(err))
+			}
+			if rows > math.MaxInt64 {
+				return corrupt("table %s: row count %d is too large", name, rows)
 			}
 			return h.end(string(name), int64(rows))
 		case recRow:

@@ -30,7 +30,7 @@ func ParseDate(s string) (Date, error) {
 	if err != nil || t.Year() < 1 {
 		return Date{}, errDate
 	}
-	return Date{year: uint16(t.Year()), month: uint8(t.Month()), day: uint8(t.Day())}, nil
+	return Date{year: uint16(t.Year()), month: uint8(t.Month()), day: uint8(t.Day())}, nil // #nosec G115 -- four digits checked, year >= 1: year 1..9999, month 1..12, day 1..31
 }
 
 // MustParseDate is ParseDate for constants; it panics on bad input.
@@ -48,7 +48,7 @@ func DateOf(t time.Time) Date {
 	if y < 1 || y > 9999 {
 		return Date{}
 	}
-	return Date{year: uint16(y), month: uint8(m), day: uint8(d)}
+	return Date{year: uint16(y), month: uint8(m), day: uint8(d)} // #nosec G115 -- year checked 1..9999; t.Date gives month 1..12, day 1..31
 }
 
 // IsSet reports whether d was given.
@@ -84,7 +84,7 @@ func (d Date) String() string {
 }
 
 func (d Date) appendTo(b []byte) []byte {
-	b = append(b, byte('0'+d.year/1000), byte('0'+d.year/100%10), byte('0'+d.year/10%10), byte('0'+d.year%10), '-')
+	b = append(b, byte('0'+d.year/1000), byte('0'+d.year/100%10), byte('0'+d.year/10%10), byte('0'+d.year%10), '-') // #nosec G115 -- year <= 9999, so each digit is 0..9
 	b = append(b, byte('0'+d.month/10), byte('0'+d.month%10), '-')
 	return append(b, byte('0'+d.day/10), byte('0'+d.day%10))
 }

@@ -252,7 +252,7 @@ func (x *exact) rat() *big.Rat {
 	if x.r != nil {
 		return new(big.Rat).Set(x.r)
 	}
-	return Decimal{coef: x.coef, scale: uint8(x.scale)}.Rat()
+	return Decimal{coef: x.coef, scale: uint8(x.scale)}.Rat() // #nosec G115 -- x.scale is always some Decimal's scale (0..MaxDecimalDigits)
 }
 
 // cmp compares the sum with d (absent counts as zero).
@@ -271,7 +271,7 @@ func (x *exact) cmp(d Decimal) int {
 // of exact arithmetic; callers fall back to big.Rat.
 func mulDecimal(a, b Decimal, extra int) (Decimal, bool) {
 	scale := int(a.scale) + int(b.scale) + extra
-	if scale > MaxDecimalDigits {
+	if scale < 0 || scale > MaxDecimalDigits {
 		return Decimal{}, false
 	}
 	hi, lo := bits.Mul64(abs64(a.coef), abs64(b.coef))

@@ -129,7 +129,7 @@ func (s *Sealer) associatedData(domain string, loc Location) ([]byte, error) {
 	ad := make([]byte, 0, n)
 	ad = append(ad, domain...)
 	for _, p := range parts {
-		ad = binary.BigEndian.AppendUint16(ad, uint16(len(p)))
+		ad = binary.BigEndian.AppendUint16(ad, uint16(len(p))) // #nosec G115 -- every part was checked above: at most MaxLocationPart (256) bytes
 		ad = append(ad, p...)
 	}
 	return ad, nil
@@ -212,7 +212,7 @@ func (s *Sealer) BlindIndex(kind, normalised string) ([]byte, error) {
 	var in bytes.Buffer
 	in.Grow(len(indexDomain) + 4 + len(kind) + len(normalised))
 	in.WriteString(indexDomain)
-	_ = binary.Write(&in, binary.BigEndian, uint16(len(kind)))
+	_ = binary.Write(&in, binary.BigEndian, uint16(len(kind))) // #nosec G115 -- checked above: len(kind) <= MaxLocationPart (256)
 	in.WriteString(kind)
 	in.WriteString(normalised)
 	out, err := s.prf.ComputePrimaryPRF(in.Bytes(), BlindIndexSize)

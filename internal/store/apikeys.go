@@ -27,7 +27,7 @@ type APIKeyAuth struct {
 	TenantStatus string
 }
 
-const apiKeyColumns = "k.id, k.tenant_id, k.name, k.secret_hash, k.scopes, k.allowed_ips, k.created_by, k.created_at, k.expires_at, k.last_used_at, k.revoked_at"
+const apiKeyColumns = "k.id, k.tenant_id, k.name, k.secret_hash, k.scopes, k.allowed_ips, k.created_by, k.created_at, k.expires_at, k.last_used_at, k.revoked_at" // #nosec G101 -- a list of column names, not a credential
 
 func scanAPIKey(s interface{ Scan(...any) error }, r *APIKeyRow, extra ...any) error {
 	var created int64

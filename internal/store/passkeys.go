@@ -18,7 +18,7 @@ type PasskeyRow struct {
 	LastUsedAt   time.Time
 }
 
-const passkeyColumns = "id, account_id, tenant_id, credential_id, credential, name, created_at, last_used_at"
+const passkeyColumns = "id, account_id, tenant_id, credential_id, credential, name, created_at, last_used_at" // #nosec G101 -- a list of column names, not a credential
 
 func scanPasskey(s interface{ Scan(...any) error }, r *PasskeyRow) error {
 	var created int64

@@ -248,7 +248,7 @@ func newCostAnalysis(root *jsonschema.Schema) *costAnalysis {
 	intern := func(name string) costKey {
 		k, ok := keys[name]
 		if !ok {
-			k = costKey(len(a.isItem))
+			k = costKey(len(a.isItem)) // #nosec G115 -- one key per distinct name in a schema of at most maxSchemaSize (256 KiB)
 			keys[name] = k
 			a.isItem = append(a.isItem, name[0] == 'i')
 		}

@@ -91,13 +91,16 @@ func StartCluster(ctx context.Context, parent string, opts ClusterOptions) (*Clu
 		if err != nil {
 			return nil, fmt.Errorf("running as root needs a postgres user to run the server: %w", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
+		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("the postgres user has no numeric uid and gid (%q, %q)", u.Uid, u.Gid)
+		}
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chmod(dir, 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.Chown(dir, uid, gid); err != nil {
+		if err := os.Chown(dir, int(uid), int(gid)); err != nil {
 			return nil, err
 		}
 	}

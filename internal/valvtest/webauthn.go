@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Authenticator is a software WebAuthn authenticator for protocol-level
@@ -79,9 +80,9 @@ func (a *Authenticator) Create(options []byte) ([]byte, error) {
 		{cborInt(1), cborInt(2)}, {cborInt(3), cborInt(-7)}, {cborInt(-1), cborInt(1)},
 		{cborInt(-2), cborBytes(x)}, {cborInt(-3), cborBytes(y)},
 	})
-	auth := a.authData(0x45)                 // UP | UV | AT
-	auth = append(auth, make([]byte, 16)...) // AAGUID
-	auth = binary.BigEndian.AppendUint16(auth, uint16(len(a.credID)))
+	auth := a.authData(0x45)                                          // UP | UV | AT
+	auth = append(auth, make([]byte, 16)...)                          // AAGUID
+	auth = binary.BigEndian.AppendUint16(auth, uint16(len(a.credID))) // #nosec G115 -- credID is always 32 bytes (made just above)
 	auth = append(auth, a.credID...)
 	auth = append(auth, cose...)
 	att := cborMap([][2][]byte{
@@ -152,8 +153,10 @@ func cborHead(major byte, n uint64) []byte {
 		return []byte{major<<5 | 24, byte(n)}
 	case n < 65536:
 		return binary.BigEndian.AppendUint16([]byte{major<<5 | 25}, uint16(n))
-	default:
+	case n <= math.MaxUint32:
 		return binary.BigEndian.AppendUint32([]byte{major<<5 | 26}, uint32(n))
+	default:
+		return binary.BigEndian.AppendUint64([]byte{major<<5 | 27}, n)
 	}
 }
 
