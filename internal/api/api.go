@@ -2,7 +2,9 @@ package api
 
 import (
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/valvhq/valv/internal/access"
@@ -133,6 +135,24 @@ func (r Route) returns(resp any) Route         { r.Response = resp; return r }
 func (r Route) with(f func(Route) Route) Route { return f(r) }
 func (r Route) query(ps ...Param) Route        { r.Query = append(r.Query, ps...); return r }
 func (r Route) produces(ct string) Route       { r.ContentType = ct; return r }
+
+// rawBody marks a route whose body is file content, a stream or bulk data
+// (when f says so, or always for nil f): the WAF inspects its request
+// line and headers but passes the body on unread, to the malware scanner
+// or a strict decoder.
+func (r Route) rawBody(f func(*http.Request) bool) Route {
+	if f == nil {
+		f = func(*http.Request) bool { return true }
+	}
+	r.RawBody = f
+	return r
+}
+
+// multipartBody is true for multipart requests: an upload with a file.
+func multipartBody(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return strings.HasPrefix(mt, "multipart/")
+}
 
 // handle writes a handler's error as a problem envelope and logs the cause
 // of internal errors under the request id.

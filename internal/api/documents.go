@@ -47,15 +47,18 @@ func (a *API) documentRoutes() []Route {
 		"Create a document: JSON, or multipart/form-data with a 'document' JSON part and then a 'file' part (scanned for malware). Idempotency-Key makes a retry safe.",
 		a.createDocument).with(t).body(document.Input{}).returns(document.Document{})
 	create.MaxBody, create.ReadTimeout = uploadBody, uploadTimeout
+	create = create.rawBody(multipartBody)
 	putContent := a.route("PUT", "/api/v1/documents/{id}/content", "document.content.replace", Session, 200,
 		"Replace a document's file (the body is the file; Content-Disposition names it): a new version", a.putContent).with(t).returns(document.Document{})
 	putContent.MaxBody, putContent.ReadTimeout = upload, uploadTimeout
+	putContent = putContent.rawBody(nil)
 	getContent := a.route("GET", "/api/v1/documents/{id}/content", "document.content.read", Session, 200, "Download a document's file", a.getContent).
 		with(t).query(tenantParam).produces("application/octet-stream").returns([]byte{})
 	getContent.WriteTimeout = uploadTimeout
 	imp := a.route("POST", "/api/v1/documents/import", "document.import", Session, 201,
 		"Import up to 1,000 documents (without files) in one transaction: all are stored, or none", a.importDocuments).with(t).body(importRequest{}).returns(importResponse{})
 	imp.MaxBody = 32 << 20
+	imp = imp.rawBody(nil) // bulk data: up to 32 MiB, decoded strictly
 	return []Route{
 		create,
 		imp,

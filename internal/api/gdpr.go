@@ -23,6 +23,7 @@ func (a *API) gdprRoutes() []Route {
 	imp := a.route("POST", "/api/v1/subject-imports", "gdpr.import", Session, 201,
 		"Import a portability package (application/zip, from another Valv): each document's current version and file becomes a new document here; nothing is created unless all are", a.importPackage).with(t).returns(gdpr.ImportResult{})
 	imp.MaxBody, imp.ReadTimeout = MaxImportPackage, 30*time.Minute
+	imp = imp.rawBody(nil)
 	pkg := a.route("GET", "/api/v1/subject-requests/{id}/package", "gdpr.request.package", Session, 200,
 		"The portability package (ZIP: subject.json, manifest.json and the original files) of a completed access or portability request", a.getPackage).with(t).produces("application/zip")
 	pkg.WriteTimeout = 30 * time.Minute

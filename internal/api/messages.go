@@ -26,6 +26,7 @@ func (a *API) messageRoutes() []Route {
 		a.receiveMessage).with(t).query(Param{Name: "type", Type: "string", Description: "the document type"},
 		Param{Name: "document_date", Type: "string", Description: "YYYY-MM-DD (default today)"}).returns(message.Message{})
 	inbound.MaxBody, inbound.ReadTimeout = maxSize+1<<10, uploadTimeout
+	inbound = inbound.rawBody(nil)
 	payload := a.route("GET", "/api/v1/messages/{id}/payload", "message.payload.read", Session, 200,
 		"A message's payload as sent or received", a.messagePayload).with(t).query(tenantParam).produces("application/octet-stream").returns([]byte{})
 	payload.WriteTimeout = uploadTimeout

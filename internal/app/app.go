@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/gdpr"
+	"github.com/valvhq/valv/internal/guard"
 	"github.com/valvhq/valv/internal/jobs"
 	"github.com/valvhq/valv/internal/keyring"
 	"github.com/valvhq/valv/internal/message"
@@ -88,6 +90,7 @@ type App struct {
 	Messages     *message.Service
 	Access       *access.Service
 	Jobs         *jobs.Scheduler
+	Guard        *guard.Gate
 
 	jobsRegistered bool
 	backupMetrics  *backupMetrics
@@ -95,6 +98,9 @@ type App struct {
 	resolver       message.Resolver
 	msgKick        chan struct{}
 	msgTransport   *message.Transport
+	webhookRoots   *x509.CertPool // messages.ca_file: endpoints' and the guard webhook's roots
+	shield         shield
+	guardHookKey   []byte
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -209,7 +215,10 @@ func (a *App) buildServices() error {
 	a.GDPR = gdpr.New(gdpr.Options{DB: a.db, Keys: a.Keys, Documents: a.Documents, Trail: a.Trail, Jobs: a.Jobs, Law: a.Archive,
 		Grace: a.cfg.Retention.TerminationGrace, Now: a.now, Logger: a.log})
 	a.buildAccess()
-	return a.buildMessages()
+	if err := a.buildMessages(); err != nil {
+		return err
+	}
+	return a.buildGuard()
 }
 
 // scanner builds the clamd client, or nil when none is configured.
@@ -351,6 +360,7 @@ func (a *App) Server() (*server.Server, server.Certificate, error) {
 		Sealed:       a.Keys.Sealed,
 		Authenticate: a.authenticate,
 		Audit:        a.Trail.HTTP,
+		Guard:        a.shield,
 		Registry:     a.registry,
 		Out:          a.out,
 		Now:          a.now,

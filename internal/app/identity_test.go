@@ -571,6 +571,9 @@ func TestBadInput(t *testing.T) {
 	op := ts.operator()
 	for _, email := range []string{"anna\u202e@acme.se", "an\u200bna@acme.se", "anna@acme.se\x00", "\"Anna\" <anna@acme.se>", "anna@@acme.se", strings.Repeat("a", 300) + "@acme.se"} {
 		r := op.do("POST", "/api/v1/tenants", map[string]string{"name": "T " + email[:3], "owner_email": email})
+		if strings.Contains(email, "\x00") && r.Status == 403 && r.code() == "request_blocked" {
+			continue // the WAF refuses a NUL anywhere in a request (CRS 920270) before the handler sees it
+		}
 		if r.Status != 400 || r.code() != "invalid_email" {
 			t.Errorf("owner e-mail %q: %d %s", email, r.Status, r.Body)
 		}

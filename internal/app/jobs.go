@@ -81,6 +81,14 @@ func (a *App) RegisterJobs(ctx context.Context, sinks []audit.Sink) error {
 		_, err := a.DeliverMessages(ctx)
 		return err
 	}})
+	list = append(list,
+		jobs.Job{Name: JobGuardSummary, Every: a.cfg.Guard.NotifyInterval, Run: func(ctx context.Context, _ *jobs.Run) error {
+			_, err := a.SendGuardSummary(ctx)
+			return err
+		}},
+		jobs.Job{Name: JobGuardMaintain, Every: 10 * time.Minute, Run: func(ctx context.Context, _ *jobs.Run) error {
+			return a.Guard.Maintain(ctx)
+		}})
 	list = append(list, a.backupJobs()...)
 	for _, j := range list {
 		if err := a.Jobs.Register(ctx, j); err != nil {

@@ -35,6 +35,7 @@ func (a *App) buildMessages() error {
 			return fmt.Errorf("messages.ca_file: %s holds no PEM certificate", c.CAFile)
 		}
 	}
+	a.webhookRoots = roots
 	a.msgTransport = message.NewTransport(message.TransportOptions{Policy: message.NetworkPolicy{Allow: allow, Resolver: a.resolver},
 		RootCAs: roots, Timeout: c.Timeout, Now: a.now})
 	a.closers = append(a.closers, func() error { a.msgTransport.Close(); return nil })

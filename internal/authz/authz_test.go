@@ -42,6 +42,8 @@ var expected = map[Action][]string{
 	SelfCredentials:      {},
 	SessionsRevokeAny:    {"owner", "admin"},
 	KeysManage:           {"security"},
+	GuardList:            {"operator", "security"},
+	GuardManage:          {"security"},
 	APIKeyList:           {"owner", "admin"},
 	APIKeyCreate:         {"owner", "admin"},
 	APIKeyUpdate:         {"owner", "admin"},

@@ -57,6 +57,10 @@ const (
 
 	KeysManage Action = "sys.keys.manage"
 
+	// Threat protection (GRD-2): the block and allow lists.
+	GuardList   Action = "guard.list"
+	GuardManage Action = "guard.manage"
+
 	APIKeyList   Action = "apikey.list"
 	APIKeyCreate Action = "apikey.create"
 	APIKeyUpdate Action = "apikey.update"
@@ -202,6 +206,9 @@ var matrix = map[Action]rule{
 	SessionsRevokeAny: {roles: managers},
 
 	KeysManage: {operators: securityOps},
+
+	GuardList:   {operators: bothOps},
+	GuardManage: {operators: securityOps},
 
 	APIKeyList:   {roles: managers},
 	APIKeyCreate: {roles: managers},

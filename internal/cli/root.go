@@ -103,6 +103,7 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newConfigCmd(e),
 		newTenantCmd(e),
 		newAccessCmd(e),
+		newGuardCmd(e),
 		newOperatorCmd(e),
 		newKeysCmd(e),
 		newAuditCmd(e),

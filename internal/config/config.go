@@ -43,6 +43,7 @@ type Config struct {
 	Backup    Backup    `yaml:"backup"`
 	Messages  Messages  `yaml:"messages"`
 	Access    Access    `yaml:"access"`
+	Guard     Guard     `yaml:"guard"`
 	HTTP      HTTP      `yaml:"http"`
 	Log       Log       `yaml:"log"`
 }
@@ -157,6 +158,31 @@ type Access struct {
 	MaxDuration time.Duration `yaml:"max_duration" doc:"longest an operator's access grant may last once approved (4h); break-glass access lasts at most 1h"`
 }
 
+// Guard configures threat protection: the WAF, rate limits and automatic
+// blocking (docs/waf.md, docs/guard.md).
+type Guard struct {
+	ParanoiaLevel    int   `yaml:"paranoia_level" doc:"OWASP CRS paranoia level of the WAF, 1 (production default) to 4"`
+	InboundThreshold int   `yaml:"inbound_threshold" doc:"CRS anomaly score at which the WAF blocks a request (5: one critical rule)"`
+	TextLimit        int64 `yaml:"text_limit" doc:"most bytes of text in a JSON or form body the WAF inspects; a body with more is refused with 413 (bounds the WAF's CPU time per request: about 3.5 ms per KiB)"`
+	ArgumentLimit    int   `yaml:"argument_limit" doc:"most arguments (query parameters, form fields, JSON values) the WAF inspects per request; more is refused"`
+
+	Window         time.Duration `yaml:"window" doc:"the rate limits' fixed window"`
+	AddressLimit   int           `yaml:"address_limit" doc:"requests per window from one client address (IPv6: one /64), before login; 0 for none"`
+	KeyLimit       int           `yaml:"key_limit" doc:"requests per window with one API key; 0 for none"`
+	UserLimit      int           `yaml:"user_limit" doc:"requests per window of one logged-in user or operator; 0 for none"`
+	TenantLimit    int           `yaml:"tenant_limit" doc:"requests per window of one tenant, all its keys and users together; 0 for none"`
+	SyncInterval   time.Duration `yaml:"sync_interval" doc:"how often a node adds its request counts to the shared counters in the database (0: every request, exact across nodes)"`
+	Allow          []string      `yaml:"allow" doc:"networks never blocked automatically nor limited per address (CIDR), besides those added with valv guard allow"`
+	BlockAfter     int           `yaml:"block_after" doc:"offence points within block_window that block a source automatically (a WAF block is 5 points, a failed authentication 1)"`
+	BlockWindow    time.Duration `yaml:"block_window" doc:"the window offence points are counted in"`
+	BlockFirst     time.Duration `yaml:"block_first" doc:"length of a source's first automatic block; each further one is twice as long"`
+	BlockMax       time.Duration `yaml:"block_max" doc:"longest automatic block"`
+	BlockForget    time.Duration `yaml:"block_forget" doc:"a source quiet this long starts over with a first block"`
+	NotifyInterval time.Duration `yaml:"notify_interval" doc:"how often the security operators get a summary of WAF blocks and automatic blocks (one mail per interval, only when there was any)"`
+	WebhookURL     string        `yaml:"webhook_url" doc:"optional https:// endpoint that gets each summary as a signed JSON webhook"`
+	WebhookSecret  Secret        `yaml:"webhook_secret" doc:"signing secret of webhook_url (whsec_...); secret"`
+}
+
 // BackupTarget is one place backups are written to.
 type BackupTarget struct {
 	Name      string `yaml:"name" doc:"short name of the target, for example primary or offsite"`
@@ -243,8 +269,12 @@ func Default() Config {
 			LedgerSyncInterval: 5 * time.Minute},
 		Messages: Messages{RetryFor: 72 * time.Hour, Interval: 10 * time.Second, Workers: 8, Timeout: 30 * time.Second, MaxSize: 10 << 20},
 		Access:   Access{MaxDuration: 4 * time.Hour},
-		Auth:     Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
-		Mail:     Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Guard: Guard{ParanoiaLevel: 1, InboundThreshold: 5, TextLimit: 256 << 10, ArgumentLimit: 2048,
+			Window: time.Minute, AddressLimit: 600, KeyLimit: 1200, UserLimit: 600, TenantLimit: 6000, SyncInterval: time.Second,
+			Allow: []string{"127.0.0.0/8", "::1/128"}, BlockAfter: 20, BlockWindow: 10 * time.Minute, BlockFirst: 15 * time.Minute,
+			BlockMax: 24 * time.Hour, BlockForget: 7 * 24 * time.Hour, NotifyInterval: 15 * time.Minute},
+		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Mail: Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

@@ -203,6 +203,7 @@ func (cfg *Config) Validate() error {
 	if d := cfg.Access.MaxDuration; d < 5*time.Minute || d > 7*24*time.Hour {
 		add("access.max_duration", "must be between 5m and 168h", "the default is 4h")
 	}
+	cfg.validateGuard(add)
 	if cfg.Keys.CacheTTL < 0 || cfg.Keys.CacheTTL > time.Minute {
 		add("keys.cache_ttl", "must be between 0 and 1m", "rotation on other nodes is seen within this time")
 	}
@@ -420,4 +421,54 @@ func isLoopbackHostPort(hp string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (cfg Config) validateGuard(add func(key, msg, hint string)) {
+	g := cfg.Guard
+	if g.ParanoiaLevel < 1 || g.ParanoiaLevel > 4 {
+		add("guard.paranoia_level", "must be 1, 2, 3 or 4", "1 is meant for production without tuning higher levels")
+	}
+	if g.InboundThreshold < 1 || g.InboundThreshold > 100 {
+		add("guard.inbound_threshold", "must be between 1 and 100", "the default 5 is one critical rule")
+	}
+	if g.TextLimit < 4<<10 || g.TextLimit > 8<<20 {
+		add("guard.text_limit", "must be between 4 KiB and 8 MiB", "the default is 256 KiB")
+	}
+	if g.ArgumentLimit < 64 || g.ArgumentLimit > 65536 {
+		add("guard.argument_limit", "must be between 64 and 65536", "the default is 2048")
+	}
+	if g.Window < time.Second || g.Window > time.Hour {
+		add("guard.window", "must be between 1s and 1h", "the default is 1m")
+	}
+	for key, n := range map[string]int{"guard.address_limit": g.AddressLimit, "guard.key_limit": g.KeyLimit, "guard.user_limit": g.UserLimit, "guard.tenant_limit": g.TenantLimit} {
+		if n < 0 {
+			add(key, "cannot be negative", "0 means no limit")
+		}
+	}
+	if g.SyncInterval < 0 || g.SyncInterval > g.Window {
+		add("guard.sync_interval", "must be between 0 and guard.window", "the default is 1s")
+	}
+	for i, p := range g.Allow {
+		if _, err := ParsePrefix(p); err != nil {
+			add("guard.allow["+strconv.Itoa(i)+"]", fmt.Sprintf("%q is not an address or CIDR range", p), "for example 10.0.0.0/8")
+		}
+	}
+	if g.BlockAfter < 1 {
+		add("guard.block_after", "must be at least 1", "the default is 20")
+	}
+	if g.BlockWindow < time.Second || g.BlockFirst < time.Second || g.BlockMax < g.BlockFirst || g.BlockForget < g.BlockWindow {
+		add("guard.block_window", "block_window and block_first must be at least 1s, block_max at least block_first, block_forget at least block_window", "")
+	}
+	if g.NotifyInterval < time.Minute || g.NotifyInterval > 24*time.Hour {
+		add("guard.notify_interval", "must be between 1m and 24h", "the default is 15m")
+	}
+	if g.WebhookURL != "" {
+		u, err := url.Parse(g.WebhookURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			add("guard.webhook_url", "must be an https:// URL", "")
+		}
+		if g.WebhookSecret == "" {
+			add("guard.webhook_secret", "is required with guard.webhook_url", "whsec_ and then 24 to 64 random bytes in base64")
+		}
+	}
 }

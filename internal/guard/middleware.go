@@ -31,6 +31,11 @@ const (
 	// ruleContentTypePolicy is the CRS rule that refuses request content
 	// types outside tx.allowed_request_content_type.
 	ruleContentTypePolicy = 920420
+
+	// ruleBodyParse and ruleMultipartStrict (valv-setup.conf) refuse a
+	// body that cannot be parsed.
+	ruleBodyParse       = 200002
+	ruleMultipartStrict = 200003
 )
 
 // fileSuffix marks JSON members that carry base64 file content. The rules
@@ -174,15 +179,38 @@ func addRequest(tx types.Transaction, r *http.Request, ip netip.Addr, port int) 
 // decision of the middleware's own, not of a rule.
 func (w *WAF) block(rw http.ResponseWriter, r *http.Request, tx types.Transaction, ip netip.Addr, extra *Match) {
 	id := call.RequestID(r.Context())
+	e := w.event(tx, id, ip)
+	if extra != nil {
+		e.Rules = append(e.Rules, *extra)
+	}
 	if w.opts.OnBlock != nil {
-		e := w.event(tx, id, ip)
-		if extra != nil {
-			e.Rules = append(e.Rules, *extra)
-		}
 		w.opts.OnBlock(r.Context(), e)
+	}
+	if unparsable(e) {
+		// Refused all the same (what cannot be parsed cannot be
+		// inspected), but it is a client's mistake, not an attack: say
+		// what is wrong, as the handler would have.
+		problem.Write(rw, id, problem.Invalid("invalid_body",
+			"The request body could not be parsed as its Content-Type says (JSON, a URL-encoded form or multipart). Check its syntax and encoding."))
+		return
 	}
 	problem.Write(rw, id, problem.Forbidden("request_blocked",
 		"The request was blocked by the web application firewall. If it was legitimate, contact support and quote the request id."))
+}
+
+// unparsable reports whether the only reason a request was refused is a
+// body that could not be parsed (rules 200002, 200003), with no attack
+// scored.
+func unparsable(e Event) bool {
+	if e.AnomalyScore > 0 || len(e.Rules) == 0 {
+		return false
+	}
+	for _, m := range e.Rules {
+		if m.ID != ruleBodyParse && m.ID != ruleMultipartStrict {
+			return false
+		}
+	}
+	return true
 }
 
 // fail answers 500 when the WAF itself fails: the request is not passed

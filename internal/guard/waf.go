@@ -241,7 +241,7 @@ SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_t
 // of another type would reach a handler uninspected. Routes whose bodies
 // are not inspected are exempt (see Middleware).
 const valvPolicy = `SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST PUT PATCH DELETE OPTIONS'"
-SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/json| |application/x-www-form-urlencoded| |multipart/form-data|'"
+SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/json| |application/merge-patch+json| |application/x-www-form-urlencoded| |multipart/form-data|'"
 `
 
 var msgRe = regexp.MustCompile(`msg:'((?:[^'\\]|\\.)*)'`)
@@ -255,4 +255,14 @@ func messageTemplate(raw string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// RuleMessage is the description of a rule with its macros unexpanded
+// (never matched data), or "" for a rule without one.
+func (w *WAF) RuleMessage(id int) string {
+	switch id {
+	case RuleFileOnInspectedRoute:
+		return "File upload to a route that takes no files"
+	}
+	return w.messages[id]
 }

@@ -22,7 +22,37 @@ import (
 // outer middleware (metrics, logs) learn the route pattern.
 type routeKey struct{}
 
-type routeInfo struct{ pattern string }
+type routeInfo struct {
+	pattern string
+	raw     func(r *http.Request) bool
+}
+
+// RawBody reports whether the route r is for takes file content or bulk
+// data as its body (Route.RawBody): the WAF passes such bodies on unread.
+// It is false before the route is known and for unknown routes.
+func RawBody(r *http.Request) bool {
+	ri, ok := r.Context().Value(routeKey{}).(*routeInfo)
+	return ok && ri.raw != nil && ri.raw(r)
+}
+
+// locate finds the route of a request before the guard runs, so that the
+// WAF knows whether the route's body is raw (an upload) and metrics know
+// the route even of refused requests.
+func (s *Server) locate(mux *http.ServeMux) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok {
+				if _, pattern := mux.Handler(r); pattern != "" {
+					ri.pattern = strings.TrimPrefix(pattern, r.Method+" ")
+					if rt, ok := s.byPattern[pattern]; ok {
+						ri.pattern, ri.raw = rt.Pattern, rt.RawBody
+					}
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 

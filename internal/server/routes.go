@@ -11,16 +11,25 @@ import (
 //	observe         metrics and the access log, for every response
 //	securityHeaders HSTS, CSP and friends, on every response, errors included
 //	recoverPanics   a panic becomes a 500 envelope with the request id
+//	locate          which route the request is for (metrics; raw bodies for the WAF)
+//	guard:          (when Options.Guard is set; GRD-1, GRD-2, AUTH-5)
+//	  Blocklist     blocked addresses and networks get 403; 401s count toward a block
+//	  LimitAddress  per-address rate limit (429), cheap checks before the WAF
+//	  Firewall      the WAF (OWASP CRS): attacks get 403, before any handler or login
 //	crossOrigin     state-changing browser requests from other origins are refused (CSRF)
 //	dispatch        the route table; unknown routes get JSON 404/405
 //	  per route:    markRoute (route pattern for metrics), refuseWhileSealed
 //	                (all but system and unseal routes), audit (all but
 //	                system routes; seal routes only while unsealed),
-//	                authenticate (all but system routes), limitBody
+//	                authenticate (all but system routes), guard's
+//	                LimitPrincipal (per key, user and tenant; all but
+//	                system routes), limitBody
 func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	all := append(s.systemRoutes(), s.opts.Routes...)
+	s.byPattern = make(map[string]Route, len(all))
 	for _, rt := range all {
+		s.byPattern[rt.Method+" "+rt.Pattern] = rt
 		h := rt.Handler
 		limit := s.opts.Config.HTTP.MaxBodyBytes
 		if rt.MaxBody > 0 {
@@ -28,6 +37,9 @@ func (s *Server) routes() (http.Handler, error) {
 		}
 		h = limitBody(h, limit)
 		if rt.Class != ClassSystem {
+			if s.opts.Guard != nil {
+				h = s.opts.Guard.LimitPrincipal(h)
+			}
 			h = s.authenticate(h)
 			// While sealed there are no keys to seal audit entries with:
 			// the routes served then (unseal, status) are audited only
@@ -50,13 +62,18 @@ func (s *Server) routes() (http.Handler, error) {
 		h = markRoute(rt.Pattern, h)
 		mux.Handle(rt.Method+" "+rt.Pattern, h)
 	}
-	return chain(s.dispatch(mux),
+	mw := []func(http.Handler) http.Handler{
 		s.withCall,
 		s.observe,
 		securityHeaders,
 		s.recoverPanics,
-		s.crossOrigin,
-	), nil
+		s.locate(mux),
+	}
+	if g := s.opts.Guard; g != nil {
+		mw = append(mw, g.Blocklist, g.LimitAddress, g.Firewall)
+	}
+	mw = append(mw, s.crossOrigin)
+	return chain(s.dispatch(mux), mw...), nil
 }
 
 func (s *Server) systemRoutes() []Route {

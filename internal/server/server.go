@@ -39,6 +39,26 @@ type Route struct {
 	Action string
 	// Class selects the middleware the route gets.
 	Class Class
+	// RawBody, if set, reports whether a request's body is file content,
+	// a stream or bulk data that the WAF does not read (it goes to the
+	// malware scanner or a strict decoder instead); the request line and
+	// headers are inspected all the same. Nil: the WAF reads every body.
+	RawBody func(r *http.Request) bool
+}
+
+// Guard is the threat protection the server places around routes
+// (GRD-1, GRD-2); see routes.go for where each piece goes.
+type Guard interface {
+	// Blocklist refuses blocked sources and watches for failed
+	// authentication.
+	Blocklist(next http.Handler) http.Handler
+	// LimitAddress is the per-address rate limit.
+	LimitAddress(next http.Handler) http.Handler
+	// Firewall is the web application firewall.
+	Firewall(next http.Handler) http.Handler
+	// LimitPrincipal is the per-key, per-user and per-tenant rate limit,
+	// after authentication.
+	LimitPrincipal(next http.Handler) http.Handler
 }
 
 // Class groups routes that share middleware.
@@ -78,6 +98,8 @@ type Options struct {
 	// Audit wraps a route so that each call is on the audit trail before
 	// its response is sent. Nil audits nothing.
 	Audit func(action string, h http.Handler) http.Handler
+	// Guard, if set, is placed in the chain; nil serves without it.
+	Guard Guard
 	// Out receives the lines a person starting Valv wants to see.
 	Out io.Writer
 	// Now is the clock; nil means time.Now.
@@ -92,6 +114,7 @@ type Server struct {
 	metrics        *metrics
 	trustedProxies []netip.Prefix
 	metricsAllow   []netip.Prefix
+	byPattern      map[string]Route // "METHOD pattern" → route
 }
 
 // New builds a server. It does not listen yet.

@@ -25,13 +25,15 @@ var backupTables = []string{
 	"retention_policies", "retention_rules", "legal_holds", "culling_reports", "jobs", "job_queue",
 	"subject_requests", "subject_request_tokens", "erasure_ledger", "tenant_terminations",
 	"backup_runs", "message_endpoints", "messages", "message_events", "access_grants",
+	"guard_networks",
 }
 
 // skippedTables are left out of backups: short-lived login state that a
 // restored installation must not bring back (sessions, one-time tokens,
-// throttles), and the migration tool's own bookkeeping (the manifest
-// records the schema version instead).
-var skippedTables = []string{"sessions", "auth_tokens", "login_throttle", versionTable}
+// throttles, the guard's counters, automatic blocks and queued alerts), and
+// the migration tool's own bookkeeping (the manifest records the schema
+// version instead).
+var skippedTables = []string{"sessions", "auth_tokens", "login_throttle", "guard_sources", "guard_counters", "guard_alerts", versionTable}
 
 // SkippedTables returns the tables backups leave out.
 func SkippedTables() []string { return append([]string(nil), skippedTables...) }
