@@ -116,29 +116,67 @@ func BenchmarkGuard(b *testing.B) {
 		body := benchBody(b, br.body)
 		for _, c := range configs {
 			b.Run(fmt.Sprintf("%s/%s", br.name, c.name), func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetBytes(int64(len(body)))
-				var times []time.Duration
-				cpu0, haveCPU := processCPU()
-				for b.Loop() {
-					r := apiRequest(br.method, br.target, body)
-					w := httptest.NewRecorder()
-					t0 := time.Now()
-					c.h.ServeHTTP(w, r)
-					times = append(times, time.Since(t0))
-					if w.Code != http.StatusOK {
-						b.Fatalf("status %d: %s", w.Code, w.Body)
-					}
-				}
-				if cpu1, _ := processCPU(); haveCPU {
-					b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(len(times)), "cpu-ns/op")
-				}
-				slices.Sort(times)
-				b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
-				b.ReportMetric(float64(times[len(times)*9/10].Nanoseconds()), "p90-ns")
+				benchServe(b, c.h, br.method, br.target, body)
 			})
 		}
 	}
+}
+
+// BenchmarkGuardChain measures the whole guard chain as the server places
+// it before a handler — block list (a database read per request), the
+// per-address rate limit (counters synced to the database every second)
+// and the WAF — on SQLite, with the stock CRS and with Valv's tuning:
+//
+//	go test ./internal/guard/ -run '^$' -bench GuardChain -benchtime 2s
+func BenchmarkGuardChain(b *testing.B) {
+	db := openDB(b)
+	gate, err := NewGate(GateOptions{DB: db, Addresses: plainAddresses{}, Limits: Limits{Address: 1 << 30}, SyncInterval: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain := func(h http.Handler) http.Handler { return gate.Blocklist(gate.LimitAddress(h)) }
+	configs := []struct {
+		name string
+		h    http.Handler
+	}{
+		{"none", okHandler},
+		{"gate", chain(okHandler)},
+		{"chain-stock", chain(mustWAF(b, Options{Stock: true}).Middleware(okHandler))},
+		{"chain-tuned", chain(mustWAF(b, Options{}).Middleware(okHandler))},
+	}
+	for _, br := range benchRequests[:3] {
+		body := benchBody(b, br.body)
+		for _, c := range configs {
+			b.Run(fmt.Sprintf("%s/%s", br.name, c.name), func(b *testing.B) {
+				benchServe(b, c.h, br.method, br.target, body)
+			})
+		}
+	}
+}
+
+// benchServe sends the request to h in a loop and reports the median and
+// 90th percentile of single requests and the CPU time per request.
+func benchServe(b *testing.B, h http.Handler, method, target string, body []byte) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	var times []time.Duration
+	cpu0, haveCPU := processCPU()
+	for b.Loop() {
+		r := apiRequest(method, target, body)
+		w := httptest.NewRecorder()
+		t0 := time.Now()
+		h.ServeHTTP(w, r)
+		times = append(times, time.Since(t0))
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	if cpu1, _ := processCPU(); haveCPU {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(len(times)), "cpu-ns/op")
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(times[len(times)*9/10].Nanoseconds()), "p90-ns")
 }
 
 func mustWAF(tb testing.TB, opts Options) *WAF {

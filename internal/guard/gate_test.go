@@ -37,7 +37,7 @@ func (p plainAddresses) Open(_ context.Context, b, _ []byte) (netip.Addr, error)
 	return netip.ParseAddr(string(b))
 }
 
-func openDB(t *testing.T) *store.DB {
+func openDB(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), store.Options{Engine: store.SQLite, Path: valvtest.SQLitePath(t), GroupCommit: true})
 	if err != nil {
