@@ -32,6 +32,9 @@ type Deps struct {
 	GDPR      *gdpr.Service
 	Messages  *message.Service
 	Access    *access.Service
+	// CheckJSON runs the WAF over the JSON part of a multipart upload,
+	// whose body the WAF passed on unread (nil: no WAF).
+	CheckJSON func(r *http.Request, doc []byte) error
 	Now       func() time.Time
 }
 
@@ -47,6 +50,7 @@ type API struct {
 	gdpr    *gdpr.Service
 	msgs    *message.Service
 	access  *access.Service
+	check   func(r *http.Request, doc []byte) error
 	now     func() time.Time
 }
 
@@ -58,7 +62,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, access: d.Access, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, access: d.Access, check: d.CheckJSON, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the

@@ -115,6 +115,14 @@ func (a *API) createDocument(w http.ResponseWriter, r *http.Request) error {
 		if req.Raw, err = readLimited(part, document.MaxDataBytes+64<<10); err != nil {
 			return err
 		}
+		// The WAF passed the multipart body on unread (the file goes to
+		// the scanner); the document part is inspected here, as a JSON
+		// body would have been.
+		if a.check != nil {
+			if err := a.check(r, req.Raw); err != nil {
+				return err
+			}
+		}
 	default:
 		raw, err := readLimited(bodyReader{r.Body}, document.MaxDataBytes+64<<10)
 		if err != nil {

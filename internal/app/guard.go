@@ -132,7 +132,7 @@ func (a *App) wafBlocked(ctx context.Context, e guard.Event) {
 	if e.AnomalyScore >= a.cfg.Guard.InboundThreshold {
 		a.Guard.WAFBlocked(ctx, e)
 	} else {
-		a.Guard.Alert(ctx, e)
+		a.Guard.Alert(ctx, e, true)
 	}
 }
 
@@ -315,15 +315,16 @@ func (a *App) GuardList(ctx context.Context, p authz.Principal) ([]guard.Entry, 
 
 // GuardBlock blocks an address or network for d (0: until removed).
 func (a *App) GuardBlock(ctx context.Context, p authz.Principal, target string, d time.Duration, note string) (guard.Entry, error) {
-	if err := a.guardAllowed(ctx, p, authz.GuardManage); err != nil {
+	if err := a.guardAllowed(ctx, p, authz.GuardManage, target); err != nil {
 		return guard.Entry{}, err
 	}
+	audit.Detail(ctx, "duration", d.String())
 	return a.Guard.Block(ctx, target, d, note, p.ID)
 }
 
 // GuardUnblock lifts a block.
 func (a *App) GuardUnblock(ctx context.Context, p authz.Principal, target string) error {
-	if err := a.guardAllowed(ctx, p, authz.GuardManage); err != nil {
+	if err := a.guardAllowed(ctx, p, authz.GuardManage, target); err != nil {
 		return err
 	}
 	return a.Guard.Unblock(ctx, target)
@@ -331,7 +332,7 @@ func (a *App) GuardUnblock(ctx context.Context, p authz.Principal, target string
 
 // GuardAllow adds a network to the allow list.
 func (a *App) GuardAllow(ctx context.Context, p authz.Principal, target, note string) (guard.Entry, error) {
-	if err := a.guardAllowed(ctx, p, authz.GuardManage); err != nil {
+	if err := a.guardAllowed(ctx, p, authz.GuardManage, target); err != nil {
 		return guard.Entry{}, err
 	}
 	return a.Guard.Allow(ctx, target, note, p.ID)
@@ -339,14 +340,25 @@ func (a *App) GuardAllow(ctx context.Context, p authz.Principal, target, note st
 
 // GuardDisallow removes a network from the allow list.
 func (a *App) GuardDisallow(ctx context.Context, p authz.Principal, target string) error {
-	if err := a.guardAllowed(ctx, p, authz.GuardManage); err != nil {
+	if err := a.guardAllowed(ctx, p, authz.GuardManage, target); err != nil {
 		return err
 	}
 	return a.Guard.Disallow(ctx, target)
 }
 
-func (a *App) guardAllowed(ctx context.Context, p authz.Principal, act authz.Action) error {
+func (a *App) guardAllowed(ctx context.Context, p authz.Principal, act authz.Action, target ...string) error {
 	audit.Describe(ctx, audit.Description{ResourceType: "guard"})
+	if len(target) > 0 {
+		// A network is recorded as written; a single address is personal
+		// data and is recorded only as being one.
+		if pfx, single, err := guard.ParseTarget(target[0]); err == nil {
+			if single {
+				audit.Detail(ctx, "target", "address")
+			} else {
+				audit.Detail(ctx, "target", pfx.String())
+			}
+		}
+	}
 	d := authz.Decide(p, act, authz.Resource{}, a.now())
 	audit.Decision(ctx, d)
 	if !d.Allowed {

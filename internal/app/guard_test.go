@@ -1,7 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -60,6 +64,16 @@ func TestGuardBlocksAttacks(t *testing.T) {
 				t.Fatalf("XSS: %d %s", r.Status, r.Body)
 			}
 			xssID := r.Header.Get("X-Request-Id")
+			// The same document as the JSON part of a multipart upload: the
+			// WAF passes upload bodies on unread, the handler has it checked.
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			part, _ := mw.CreateFormField("document")
+			_ = json.NewEncoder(part).Encode(xssBody)
+			mw.Close()
+			if r := owner.send("POST", "/api/v1/documents", &buf, mw.FormDataContentType(), nil); r.Status != 403 || r.code() != "request_blocked" {
+				t.Fatalf("XSS in a multipart document part: %d %s", r.Status, r.Body)
+			}
 			// Ordinary business text with the same words passes.
 			r = owner.do("POST", "/api/v1/documents", map[string]any{"type": "invoice", "data": map[string]any{
 				"note": "Seán O'Brien-Öberg: select union plan; drop-in 14:00, script < 500 kr. OR 1 av 2 fakturor"}})
@@ -68,6 +82,9 @@ func TestGuardBlocksAttacks(t *testing.T) {
 			}
 
 			for id, group := range map[string]string{sqlID: "942", xssID: "941"} {
+				if id == "" {
+					t.Fatal("no request id")
+				}
 				es := ts.auditEntries(audit.Filter{RequestID: id})
 				if len(es) != 1 || es[0].Action != "guard.waf.block" || es[0].Outcome != audit.Denied || es[0].Status != 403 ||
 					!strings.Contains(","+es[0].Details["rules"], ","+group) {
@@ -79,7 +96,7 @@ func TestGuardBlocksAttacks(t *testing.T) {
 			if err != nil || !sent {
 				t.Fatalf("summary: %v %v", sent, err)
 			}
-			text := ts.mail.Wait(t, "ops@valv.test", regexp.MustCompile(`(2 attacks blocked|2 attacker stoppade)`))
+			text := ts.mail.Wait(t, "ops@valv.test", regexp.MustCompile(`(3 attacks blocked|3 attacker stoppade)`))
 			if !regexp.MustCompile(`(Rule|Regel) 942\d\d\d`).MatchString(text) || !regexp.MustCompile(`(Rule|Regel) 941\d\d\d`).MatchString(text) {
 				t.Fatalf("summary lacks the rules: %s", text)
 			}
@@ -204,6 +221,41 @@ func TestGuardLimitsAndBlocks(t *testing.T) {
 			if r := ts.from("203.0.113.99").do("GET", "/api/v1/sys/seal-status", nil); r.code() != "source_blocked" {
 				t.Fatalf("blocked network: %d %s", r.Status, r.Body)
 			}
+
+			// A /64 is one IPv6 source: attacks from four of its addresses
+			// block a fifth.
+			for i := range 4 {
+				ts.from(fmt.Sprintf("2001:db8:5::%x", i+1)).do("GET", sqlInjection, nil)
+			}
+			if r := ts.from("2001:db8:5::99").do("GET", "/api/v1/sys/seal-status", nil); r.code() != "source_blocked" {
+				t.Fatalf("IPv6 /64: %d %s", r.Status, r.Body)
+			}
+			// Other sites cannot get a visitor blocked: their requests to the
+			// API are refused before the WAF, their navigations and a missing
+			// session's 401s score nothing.
+			v := ts.from("198.51.100.77")
+			v.header.Set("Sec-Fetch-Site", "cross-site")
+			v.header.Set("Sec-Fetch-Mode", "no-cors")
+			if r := v.do("GET", sqlInjection, nil); r.code() != "cross_origin_request" {
+				t.Fatalf("cross-site image: %d %s", r.Status, r.Body)
+			}
+			v.header.Set("Sec-Fetch-Mode", "navigate")
+			for i := range 25 {
+				if i%5 == 0 {
+					ts.clock.Advance(time.Minute)
+				}
+				path := "/api/v1/documents" // 401: log in first
+				if i < 5 {
+					path = sqlInjection
+				}
+				v.do("GET", path, nil)
+			}
+			ts.clock.Advance(time.Minute)
+			v.header.Del("Sec-Fetch-Site")
+			for range 4 {
+				v.must(401, "GET", "/api/v1/documents", nil) // no credentials: not an offence
+			}
+			v.must(200, "GET", "/api/v1/sys/seal-status", nil)
 
 			// Per API key: three a minute.
 			op := ts.operator()

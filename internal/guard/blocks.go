@@ -85,7 +85,14 @@ func (g *Gate) Block(ctx context.Context, target string, d time.Duration, note, 
 	if d > 0 {
 		until = now.Add(d)
 	}
-	e := Entry{Target: targetString(p, single), Kind: "block", Reason: "manual", Until: until, Note: note, By: by}
+	if single {
+		p = limitedPrefix(p.Addr()) // an IPv6 client is blocked by its /64
+	}
+	shown := targetString(p, false)
+	if single {
+		shown = sourceString(p.Addr())
+	}
+	e := Entry{Target: shown, Kind: "block", Reason: "manual", Until: until, Note: note, By: by}
 	if !single {
 		err := g.opts.DB.Write(ctx, func(tx *store.Tx) error {
 			return tx.PutGuardNetwork(ctx, store.GuardNetworkRow{Prefix: p.String(), Kind: "block", Until: until, Note: note, CreatedBy: by, CreatedAt: now})
@@ -143,7 +150,7 @@ func (g *Gate) Unblock(ctx context.Context, target string) error {
 		}
 		return err
 	}
-	token, err := g.opts.Addresses.Token(ctx, p.Addr())
+	token, err := g.opts.Addresses.Token(ctx, sourceOf(p.Addr()))
 	if err != nil {
 		return err
 	}
@@ -211,7 +218,7 @@ func (g *Gate) List(ctx context.Context) ([]Entry, error) {
 	for _, r := range rows {
 		target := "(address unreadable)"
 		if a, err := g.opts.Addresses.Open(ctx, r.Address, r.Token); err == nil {
-			target = a.String()
+			target = sourceString(a)
 		}
 		until := r.BlockedUntil
 		if !until.Before(farFuture) {
@@ -233,6 +240,14 @@ func (g *Gate) List(ctx context.Context) ([]Entry, error) {
 	return out, nil
 }
 
+// sourceString names a source: an IPv4 address, or an IPv6 /64.
+func sourceString(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		return limitedPrefix(a).String()
+	}
+	return a.String()
+}
+
 func targetString(p netip.Prefix, single bool) string {
 	if single {
 		return p.Addr().String()
@@ -250,6 +265,10 @@ func (g *Gate) Maintain(ctx context.Context) error {
 			return err
 		}
 		if _, err := tx.DeleteStaleGuardSources(ctx, now.Add(-g.opts.Block.Forget)); err != nil {
+			return err
+		}
+		// Queued alerts that no summary took (mail down for a week) go.
+		if _, err := tx.DeleteGuardAlertsUpTo(ctx, now.Add(-7*24*time.Hour), ""); err != nil {
 			return err
 		}
 		nets, err := tx.GuardNetworks(ctx)

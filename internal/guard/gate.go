@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,6 +212,20 @@ func (g *Gate) Blocklist(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		addr := clientAddr(ctx)
+		// A browser request another site made (an image, a script, a
+		// form) is not the visitor's doing: other sites must not be able
+		// to get a visitor's address blocked. Such requests to the API are
+		// refused here, before the WAF works on them; a cross-site
+		// navigation (a link in a mail) goes on but scores no offence.
+		induced := r.Header.Get("Sec-Fetch-Site") == "cross-site"
+		if induced && strings.HasPrefix(r.URL.Path, "/api/") && r.Header.Get("Sec-Fetch-Mode") != "navigate" {
+			problem.Write(w, call.RequestID(ctx), problem.Forbidden("cross_origin_request", "Cross-origin requests to the API are refused."))
+			return
+		}
+		if induced {
+			ctx = context.WithValue(ctx, inducedKey{}, true)
+			r = r.WithContext(ctx)
+		}
 		if addr.IsValid() {
 			if until, list := g.blockedUntil(ctx, addr); list != "" {
 				g.metrics.refused.WithLabelValues(list).Inc()
@@ -225,10 +240,28 @@ func (g *Gate) Blocklist(next http.Handler) http.Handler {
 		}
 		sw := &statusWatcher{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status == http.StatusUnauthorized && addr.IsValid() {
+		if sw.status == http.StatusUnauthorized && addr.IsValid() && !induced && presentedCredentials(r) {
 			g.Offend(context.WithoutCancel(ctx), addr, OffenceAuth)
 		}
 	})
+}
+
+// presentedCredentials reports whether a request tried to authenticate:
+// an Authorization header (an API key), or a POST to the login routes.
+// A 401 for a missing or expired session ("log in first") is not a failed
+// authentication.
+func presentedCredentials(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || (r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/auth/"))
+}
+
+type inducedKey struct{}
+
+// Induced reports whether the request of ctx was made by a browser on
+// behalf of another site (Sec-Fetch-Site: cross-site): it scores no
+// offence points.
+func Induced(ctx context.Context) bool {
+	v, _ := ctx.Value(inducedKey{}).(bool)
+	return v
 }
 
 // blockedUntil reports whether addr is blocked: the list that blocks it
@@ -236,6 +269,7 @@ func (g *Gate) Blocklist(next http.Handler) http.Handler {
 // an operator lifts it). A database failure does not block: the WAF and
 // the limits still stand, and the failure is logged.
 func (g *Gate) blockedUntil(ctx context.Context, addr netip.Addr) (time.Time, string) {
+	addr = addr.Unmap().WithZone("")
 	now := g.now()
 	n := g.networks(ctx)
 	for _, e := range n.block {
@@ -243,7 +277,7 @@ func (g *Gate) blockedUntil(ctx context.Context, addr netip.Addr) (time.Time, st
 			return e.Until, "network"
 		}
 	}
-	token, err := g.opts.Addresses.Token(ctx, addr)
+	token, err := g.opts.Addresses.Token(ctx, sourceOf(addr))
 	if err != nil {
 		return time.Time{}, "" // sealed: no address blocks can be read
 	}
@@ -260,6 +294,7 @@ func (g *Gate) blockedUntil(ctx context.Context, addr netip.Addr) (time.Time, st
 
 // allowed reports whether addr is in an allowed network.
 func (g *Gate) allowed(ctx context.Context, addr netip.Addr) bool {
+	addr = addr.Unmap().WithZone("")
 	for _, p := range g.opts.Allow {
 		if p.Contains(addr) {
 			return true
@@ -380,6 +415,7 @@ func (g *Gate) refuse(w http.ResponseWriter, r *http.Request, scope string, wait
 }
 
 func retryAfter(d time.Duration) int {
+	d = min(d, 24*time.Hour) // a block until removed: ask again tomorrow
 	s := int((d + time.Second - 1) / time.Second)
 	if s < 1 {
 		s = 1
@@ -390,10 +426,15 @@ func retryAfter(d time.Duration) int {
 // addressKey is the in-memory key of an address's counter.
 func addressKey(a netip.Addr) string { return "address:" + limitedPrefix(a).String() }
 
+// sourceOf is the address a source is known by — limited, blocked and
+// listed as: the address itself, or the first of its /64 for IPv6.
+func sourceOf(a netip.Addr) netip.Addr { return limitedPrefix(a).Addr() }
+
 // limitedPrefix is the range limited as one client: the address, or its
-// /64 for IPv6 (one subscriber's allocation).
+// /64 for IPv6 (one subscriber's allocation, which a client can rotate
+// addresses within at will).
 func limitedPrefix(a netip.Addr) netip.Prefix {
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p
@@ -437,7 +478,9 @@ func (g *Gate) hit(ctx context.Context, key string, dbKey func() ([]byte, error)
 	c = g.counters[key]
 	if c == nil || !c.window.Equal(window) {
 		c = &counter{window: window}
-		if k, err := dbKey(); err == nil && g.opts.SyncInterval > 0 {
+		if g.opts.SyncInterval <= 0 {
+			// counted in the database above; this is the fallback
+		} else if k, err := dbKey(); err == nil {
 			c.dbKey = k
 		}
 		g.counters[key] = c
@@ -517,10 +560,12 @@ func (g *Gate) Offend(ctx context.Context, addr netip.Addr, kind string) {
 	g.offend(ctx, addr, kind, true, nil)
 }
 
-// Alert queues a blocked request for the summary without counting it
-// against its source (the WAF refused it for its form, not for an attack).
-func (g *Gate) Alert(ctx context.Context, e Event) {
-	g.offend(ctx, e.ClientIP, OffenceWAF, false, wafAlert(e))
+// Alert queues a blocked request for the summary. When count is set the
+// request scores one offence point for its source (the WAF refused it for
+// its form, not for an attack: a client with a bug is not blocked soon,
+// one that keeps sending what cannot be inspected is).
+func (g *Gate) Alert(ctx context.Context, e Event, count bool) {
+	g.offendPoints(ctx, e.ClientIP, OffenceWAF, count, 1, wafAlert(e))
 }
 
 func wafAlert(e Event) *store.GuardAlertRow {
@@ -541,23 +586,33 @@ func (g *Gate) WAFBlocked(ctx context.Context, e Event) {
 }
 
 func (g *Gate) offend(ctx context.Context, addr netip.Addr, kind string, count bool, alert *store.GuardAlertRow) {
+	points := g.opts.Block.AuthPoints
+	if kind == OffenceWAF {
+		points = g.opts.Block.WAFPoints
+	}
+	g.offendPoints(ctx, addr, kind, count, points, alert)
+}
+
+func (g *Gate) offendPoints(ctx context.Context, addr netip.Addr, kind string, count bool, points int, alert *store.GuardAlertRow) {
 	if !addr.IsValid() {
 		return
 	}
-	addr = addr.Unmap()
-	points := 0
-	if count {
+	addr = sourceOf(addr)
+	if !count || Induced(ctx) {
+		points = 0
+	}
+	if points > 0 {
 		g.metrics.offences.WithLabelValues(kind).Inc()
-		points = g.opts.Block.AuthPoints
-		if kind == OffenceWAF {
-			points = g.opts.Block.WAFPoints
-		}
 	}
 	token, err := g.opts.Addresses.Token(ctx, addr)
 	if err != nil {
 		return // sealed: nothing can be recorded about the address
 	}
 	exempt := g.allowed(ctx, addr)
+	sealed, err := g.opts.Addresses.Seal(ctx, addr, token)
+	if err != nil {
+		return
+	}
 	now := g.now().UTC()
 	var blocked *AutoBlock
 	err = g.opts.DB.Write(ctx, func(tx *store.Tx) error {
@@ -591,9 +646,7 @@ func (g *Gate) offend(ctx context.Context, addr netip.Addr, kind string, count b
 		row.Score += points
 		row.UpdatedAt = now
 		if row.Address == nil {
-			if row.Address, err = g.opts.Addresses.Seal(ctx, addr, token); err != nil {
-				return err
-			}
+			row.Address = sealed
 		}
 		if row.Score >= g.opts.Block.Threshold {
 			row.Blocks++
@@ -652,3 +705,6 @@ func (w *statusWatcher) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *statusWatcher) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes a flush on, for handlers that stream.
+func (w *statusWatcher) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }

@@ -54,11 +54,57 @@ const fileSuffix = "_base64"
 // was inspected.
 func (w *WAF) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.serve(rw, r, next)
+		w.serve(rw, r, next, false)
 	})
 }
 
-func (w *WAF) serve(rw http.ResponseWriter, r *http.Request, next http.Handler) {
+// CheckJSON runs the rules over a JSON document that a handler found
+// inside a body the WAF passed on unread — the metadata part of a
+// multipart upload — as if it had been the request's body: the same
+// request line and headers, Content-Type application/json. It returns
+// nil if the rules let it through, or the problem the middleware would
+// have answered (OnBlock is told as for any blocked request).
+func (w *WAF) CheckJSON(r *http.Request, doc []byte) error {
+	r2 := r.Clone(r.Context())
+	r2.Header.Set("Content-Type", "application/json")
+	r2.Header.Del("Content-Length")
+	r2.Header.Del("Transfer-Encoding")
+	r2.TransferEncoding = nil
+	r2.ContentLength = int64(len(doc))
+	r2.Body = io.NopCloser(bytes.NewReader(doc))
+	passed := false
+	rec := &statusOnly{header: http.Header{}}
+	w.serve(rec, r2, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { passed = true }), true)
+	if passed {
+		return nil
+	}
+	switch rec.status {
+	case http.StatusForbidden:
+		return problem.Forbidden("request_blocked",
+			"The request was blocked by the web application firewall. If it was legitimate, contact support and quote the request id.")
+	case http.StatusBadRequest:
+		return problem.Invalid("invalid_body", "The document part could not be parsed as JSON.")
+	case http.StatusRequestEntityTooLarge:
+		return tooLarge(w.opts.TextLimit)
+	}
+	return errors.New("guard: the WAF could not inspect the document part")
+}
+
+// statusOnly is a ResponseWriter that keeps only the status.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+
+func (w *WAF) serve(rw http.ResponseWriter, r *http.Request, next http.Handler, forceInspect bool) {
 	ctx := r.Context()
 	info := call.From(ctx)
 	peer, port := splitAddr(r.RemoteAddr)
@@ -86,7 +132,7 @@ func (w *WAF) serve(rw http.ResponseWriter, r *http.Request, next http.Handler) 
 	}()
 
 	hasBody := r.Body != nil && r.Body != http.NoBody
-	inspect := w.opts.InspectBody == nil || w.opts.InspectBody(r)
+	inspect := forceInspect || w.opts.InspectBody == nil || w.opts.InspectBody(r)
 	if hasBody && !inspect {
 		// An upload's body is not parsed here, so the content-type policy
 		// (which exists to keep bodies from slipping past the parsers) does
