@@ -342,13 +342,16 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // Routes are every HTTP route the app serves besides the server's own.
 func (a *App) Routes() []server.Route {
 	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, CheckJSON: a.shield.waf.CheckJSON, Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, CheckJSON: a.checkJSON, Now: a.now}).ServerRoutes()
 }
 
 // Server builds the HTTPS server.
 func (a *App) Server() (*server.Server, server.Certificate, error) {
 	cert, err := server.LoadCertificate(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile, a.cfg.DataDir, certificateHosts(a.cfg.Listen), a.now())
 	if err != nil {
+		return nil, server.Certificate{}, err
+	}
+	if _, err := a.firewall(); err != nil {
 		return nil, server.Certificate{}, err
 	}
 	srv, err := server.New(server.Options{

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -76,6 +77,18 @@ func (a *App) buildGuard() error {
 	if err != nil {
 		return err
 	}
+	a.Guard = gate
+	a.shield = shield{gate: gate}
+	return nil
+}
+
+// firewall compiles the WAF, once: it takes a few hundred milliseconds of
+// CPU, which only a serving process needs (not the CLI).
+func (a *App) firewall() (*guard.WAF, error) {
+	if a.shield.waf != nil {
+		return a.shield.waf, nil
+	}
+	g := a.cfg.Guard
 	bodyLimit := max(a.cfg.HTTP.MaxBodyBytes, g.TextLimit)
 	waf, err := guard.New(guard.Options{
 		ParanoiaLevel:    g.ParanoiaLevel,
@@ -88,11 +101,19 @@ func (a *App) buildGuard() error {
 		Log:              a.log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a.Guard = gate
-	a.shield = shield{gate: gate, waf: waf}
-	return nil
+	a.shield.waf = waf
+	return waf, nil
+}
+
+// checkJSON runs the WAF over the JSON part of a multipart upload; without
+// a WAF (never in a serving process) it refuses.
+func (a *App) checkJSON(r *http.Request, doc []byte) error {
+	if a.shield.waf == nil {
+		return errors.New("guard: the WAF is not built")
+	}
+	return a.shield.waf.CheckJSON(r, doc)
 }
 
 // limitSubjects names who an authenticated request is limited as.

@@ -260,6 +260,9 @@ func messageTemplate(raw string) string {
 // RuleMessage is the description of a rule with its macros unexpanded
 // (never matched data), or "" for a rule without one.
 func (w *WAF) RuleMessage(id int) string {
+	if w == nil {
+		return ""
+	}
 	switch id {
 	case RuleFileOnInspectedRoute:
 		return "File upload to a route that takes no files"
