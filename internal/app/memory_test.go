@@ -205,10 +205,10 @@ func TestUploadMemoryIsBounded(t *testing.T) {
 	// collector's slack, not the file's.
 	// (Held whole, the file alone would add 40 MiB, its ciphertext as much
 	// again.)
-	// The absolute bound allows for the garbage collector's slack, which
-	// grows with the live heap: the compiled WAF rule set (about 25 MiB)
-	// is part of it.
-	const slack = 14 << 20
+	// The bounds allow for the garbage collector's slack, which grows
+	// with the live heap (the compiled WAF rule set, about 25 MiB, is part
+	// of it) and varies from run to run.
+	const slack = 20 << 20
 	if up40 > up4+slack || down40 > down4+slack || up40 >= 34<<20 || down40 >= 34<<20 {
 		t.Errorf("memory grows with the file: 4 MiB +%d/+%d MiB, 40 MiB +%d/+%d MiB", up4>>20, down4>>20, up40>>20, down40>>20)
 	}
