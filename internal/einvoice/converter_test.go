@@ -65,7 +65,13 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	// No time in the line: its digits could spell what is searched for.
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
 	log.Info("x", "invoice", inv, "seller", inv.Seller, "contact", inv.Buyer.Contact, "card", inv.PaymentMeans[1].Card)
 	out := buf.String() + inv.String() + inv.Seller.String()
 	for _, s := range []string{"Exempel", "Köparbolaget", "Storgatan", "Kundtjänst", "ekonomi@example.se", "Anna Andersson", "4321"} {
