@@ -153,7 +153,7 @@ func (a *App) wafBlocked(ctx context.Context, e guard.Event) {
 	if e.AnomalyScore >= a.cfg.Guard.InboundThreshold {
 		a.Guard.WAFBlocked(ctx, e)
 	} else {
-		a.Guard.Alert(ctx, e, true)
+		a.Guard.Alert(ctx, e)
 	}
 }
 

@@ -137,8 +137,19 @@ type Gate struct {
 
 type networks struct {
 	loaded time.Time
-	block  []store.GuardNetworkRow
-	allow  []store.GuardNetworkRow
+	block  []network
+	allow  []network
+}
+
+// network is a network entry with its prefix parsed once, at load.
+type network struct {
+	prefix netip.Prefix
+	until  time.Time // zero: until removed
+}
+
+// covers reports whether the entry is in force at now and holds addr.
+func (n network) covers(addr netip.Addr, now time.Time) bool {
+	return n.prefix.Contains(addr) && (n.until.IsZero() || n.until.After(now))
 }
 
 type counter struct {
@@ -273,8 +284,8 @@ func (g *Gate) blockedUntil(ctx context.Context, addr netip.Addr) (time.Time, st
 	now := g.now()
 	n := g.networks(ctx)
 	for _, e := range n.block {
-		if p, err := netip.ParsePrefix(e.Prefix); err == nil && p.Contains(addr) && (e.Until.IsZero() || e.Until.After(now)) {
-			return e.Until, "network"
+		if e.covers(addr, now) {
+			return e.until, "network"
 		}
 	}
 	token, err := g.opts.Addresses.Token(ctx, sourceOf(addr))
@@ -302,7 +313,7 @@ func (g *Gate) allowed(ctx context.Context, addr netip.Addr) bool {
 	}
 	now := g.now()
 	for _, e := range g.networks(ctx).allow {
-		if p, err := netip.ParsePrefix(e.Prefix); err == nil && p.Contains(addr) && (e.Until.IsZero() || e.Until.After(now)) {
+		if e.covers(addr, now) {
 			return true
 		}
 	}
@@ -342,10 +353,15 @@ func (g *Gate) loadNetworks(ctx context.Context) (*networks, error) {
 	}
 	n := &networks{loaded: g.now()}
 	for _, r := range rows {
+		p, err := netip.ParsePrefix(r.Prefix)
+		if err != nil {
+			continue // written by ParseTarget: canonical; skip anything else
+		}
+		e := network{prefix: p, until: r.Until}
 		if r.Kind == "allow" {
-			n.allow = append(n.allow, r)
+			n.allow = append(n.allow, e)
 		} else {
-			n.block = append(n.block, r)
+			n.block = append(n.block, e)
 		}
 	}
 	g.nets.Store(n)
@@ -478,10 +494,12 @@ func (g *Gate) hit(ctx context.Context, key string, dbKey func() ([]byte, error)
 	c = g.counters[key]
 	if c == nil || !c.window.Equal(window) {
 		c = &counter{window: window}
-		if g.opts.SyncInterval <= 0 {
-			// counted in the database above; this is the fallback
-		} else if k, err := dbKey(); err == nil {
-			c.dbKey = k
+		// With SyncInterval 0 the database counted above; this counter
+		// is only the fallback and is never synced.
+		if g.opts.SyncInterval > 0 {
+			if k, err := dbKey(); err == nil {
+				c.dbKey = k
+			}
 		}
 		g.counters[key] = c
 	}
@@ -557,15 +575,15 @@ func (g *Gate) sync(ctx context.Context) {
 // for the security contact's summary (see WAFBlocked). Addresses in an
 // allowed network are never blocked automatically.
 func (g *Gate) Offend(ctx context.Context, addr netip.Addr, kind string) {
-	g.offend(ctx, addr, kind, true, nil)
+	g.offend(ctx, addr, kind, nil)
 }
 
-// Alert queues a blocked request for the summary. When count is set the
-// request scores one offence point for its source (the WAF refused it for
-// its form, not for an attack: a client with a bug is not blocked soon,
-// one that keeps sending what cannot be inspected is).
-func (g *Gate) Alert(ctx context.Context, e Event, count bool) {
-	g.offendPoints(ctx, e.ClientIP, OffenceWAF, count, 1, wafAlert(e))
+// Alert queues a blocked request for the summary and scores one offence
+// point for its source (the WAF refused it for its form, not for an
+// attack: a client with a bug is not blocked soon, one that keeps sending
+// what cannot be inspected is).
+func (g *Gate) Alert(ctx context.Context, e Event) {
+	g.offendPoints(ctx, e.ClientIP, OffenceWAF, 1, wafAlert(e))
 }
 
 func wafAlert(e Event) *store.GuardAlertRow {
@@ -582,23 +600,23 @@ func wafAlert(e Event) *store.GuardAlertRow {
 // WAFBlocked records a request the WAF blocked: an offence of its source
 // and an alert for the summary (rule ids and score, nothing else).
 func (g *Gate) WAFBlocked(ctx context.Context, e Event) {
-	g.offend(ctx, e.ClientIP, OffenceWAF, true, wafAlert(e))
+	g.offend(ctx, e.ClientIP, OffenceWAF, wafAlert(e))
 }
 
-func (g *Gate) offend(ctx context.Context, addr netip.Addr, kind string, count bool, alert *store.GuardAlertRow) {
+func (g *Gate) offend(ctx context.Context, addr netip.Addr, kind string, alert *store.GuardAlertRow) {
 	points := g.opts.Block.AuthPoints
 	if kind == OffenceWAF {
 		points = g.opts.Block.WAFPoints
 	}
-	g.offendPoints(ctx, addr, kind, count, points, alert)
+	g.offendPoints(ctx, addr, kind, points, alert)
 }
 
-func (g *Gate) offendPoints(ctx context.Context, addr netip.Addr, kind string, count bool, points int, alert *store.GuardAlertRow) {
+func (g *Gate) offendPoints(ctx context.Context, addr netip.Addr, kind string, points int, alert *store.GuardAlertRow) {
 	if !addr.IsValid() {
 		return
 	}
 	addr = sourceOf(addr)
-	if !count || Induced(ctx) {
+	if Induced(ctx) {
 		points = 0
 	}
 	if points > 0 {
