@@ -339,10 +339,16 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 	return a.db.SchemaVersion(ctx)
 }
 
-// Routes are every HTTP route the app serves besides the server's own.
-func (a *App) Routes() []server.Route {
-	return api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
+// Routes are every HTTP route the app serves besides the server's own:
+// the API, the portal and the operator console.
+func (a *App) Routes() ([]server.Route, error) {
+	rs := api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
 		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, CheckJSON: a.checkJSON, Now: a.now}).ServerRoutes()
+	w, err := a.portal()
+	if err != nil {
+		return nil, err
+	}
+	return append(rs, w.Routes()...), nil
 }
 
 // Server builds the HTTPS server.
@@ -354,11 +360,15 @@ func (a *App) Server() (*server.Server, server.Certificate, error) {
 	if _, err := a.firewall(); err != nil {
 		return nil, server.Certificate{}, err
 	}
+	routes, err := a.Routes()
+	if err != nil {
+		return nil, server.Certificate{}, err
+	}
 	srv, err := server.New(server.Options{
 		Config:       a.cfg,
 		Logger:       a.log,
 		Certificate:  cert,
-		Routes:       a.Routes(),
+		Routes:       routes,
 		Checks:       a.readinessChecks(),
 		Sealed:       a.Keys.Sealed,
 		Authenticate: a.authenticate,

@@ -71,7 +71,11 @@ func benchAuditedRead(b *testing.B, cfg config.Config) {
 			name = "audited"
 		}
 		b.Run(name, func(b *testing.B) {
-			o := server.Options{Config: a.cfg, Logger: a.log, Routes: a.Routes(), Sealed: a.Keys.Sealed,
+			routes, err := a.Routes()
+			if err != nil {
+				b.Fatal(err)
+			}
+			o := server.Options{Config: a.cfg, Logger: a.log, Routes: routes, Sealed: a.Keys.Sealed,
 				Authenticate: a.authenticate, Now: a.now}
 			if audited {
 				o.Audit = a.Trail.HTTP

@@ -236,3 +236,14 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	}
 	return err
 }
+
+// IsBootstrapLink reports whether token is the first operator's setup
+// link, whose form also asks for the e-mail address. It tells nothing
+// else: any other token, valid or not, is false.
+func (s *Service) IsBootstrapLink(ctx context.Context, token string) bool {
+	if !validTokenForm(token) {
+		return false
+	}
+	tok, err := s.db.Reader().AuthToken(ctx, "operator_setup", hashToken(token))
+	return err == nil && tok.UsedAt.IsZero() && s.now().Before(tok.ExpiresAt)
+}

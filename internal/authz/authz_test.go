@@ -43,6 +43,7 @@ var expected = map[Action][]string{
 	SessionsRevokeAny:    {"owner", "admin"},
 	KeysManage:           {"security"},
 	GuardList:            {"operator", "security"},
+	ConsoleRead:          {"operator", "security"},
 	GuardManage:          {"security"},
 	APIKeyList:           {"owner", "admin"},
 	APIKeyCreate:         {"owner", "admin"},

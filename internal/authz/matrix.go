@@ -61,6 +61,10 @@ const (
 	GuardList   Action = "guard.list"
 	GuardManage Action = "guard.manage"
 
+	// ConsoleRead is the operator console's status page: key, job,
+	// backup and block state (no tenant data).
+	ConsoleRead Action = "console.read"
+
 	APIKeyList   Action = "apikey.list"
 	APIKeyCreate Action = "apikey.create"
 	APIKeyUpdate Action = "apikey.update"
@@ -209,6 +213,7 @@ var matrix = map[Action]rule{
 
 	GuardList:   {operators: bothOps},
 	GuardManage: {operators: securityOps},
+	ConsoleRead: {operators: bothOps},
 
 	APIKeyList:   {roles: managers},
 	APIKeyCreate: {roles: managers},

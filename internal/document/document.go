@@ -1046,3 +1046,19 @@ func (s *Service) ImportBatch(ctx context.Context, p authz.Principal, docs []Inp
 
 // ValidType reports whether s is a well-formed document type name.
 func ValidType(s string) bool { return typePattern.MatchString(s) }
+
+// MonthCount is how many documents of an archive are dated in a month.
+type MonthCount = store.MonthCount
+
+// PerMonth counts p's tenant's documents per archive and month of their
+// document date, from the date from (YYYY-MM-DD) on: the portal's chart.
+func (s *Service) PerMonth(ctx context.Context, p authz.Principal, from string) ([]MonthCount, error) {
+	tenantID := tenantOf(p)
+	if err := s.authorize(ctx, p, authz.DocumentList, authz.Resource{TenantID: tenantID}, "document"); err != nil {
+		return nil, err
+	}
+	if !validDate(from) {
+		return nil, problem.Invalid("invalid_date", "Use a date as YYYY-MM-DD.")
+	}
+	return s.db.Reader().DocumentsPerMonth(ctx, tenantID, from)
+}

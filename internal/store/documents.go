@@ -473,3 +473,27 @@ func (t *Tx) CountDocuments(ctx context.Context, tenantID string) (int64, error)
 	}
 	return n, classify(err)
 }
+
+// MonthCount is how many of a tenant's documents in an archive are dated
+// in a month (YYYY-MM).
+type MonthCount struct {
+	Archive string
+	Month   string
+	Count   int64
+}
+
+// DocumentsPerMonth counts a tenant's documents per archive and month of
+// their document date, from the date from (YYYY-MM-DD) on.
+func (t *Tx) DocumentsPerMonth(ctx context.Context, tenantID, from string) ([]MonthCount, error) {
+	var out []MonthCount
+	err := scanRows(ctx, t, func(rows *sql.Rows) error {
+		var m MonthCount
+		if err := rows.Scan(&m.Archive, &m.Month, &m.Count); err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	}, `SELECT archive, substr(document_date, 1, 7), COUNT(*) FROM documents
+		WHERE tenant_id = $1 AND document_date >= $2 GROUP BY archive, substr(document_date, 1, 7) ORDER BY 2, 1`, tenantID, from)
+	return out, err
+}
