@@ -2,7 +2,8 @@
 # Installs the real components Valv's integration tests use, when they are
 # missing: PostgreSQL server binaries, SoftHSM2, ClamAV's clamd, poppler-utils
 # (pdftoppm and pdftotext, for the PDF report tests), the versitygw S3
-# gateway (for the S3 backup target tests) and later Chromium.
+# gateway (for the S3 backup target tests) and Chromium (for the portal's
+# browser tests).
 # versitygw is built with `go install` (about 90 s, no root needed) into
 # $GOBIN or $(go env GOPATH)/bin, where valvtest.VersityBin looks for it.
 # The rest is installed with apt-get as root; otherwise the script prints what
@@ -43,6 +44,8 @@ command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ] ||
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 [ -x /usr/sbin/clamd ] || need+=(clamav-daemon clamav)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
+# Headless Chromium drives the portal's browser tests (chromedp).
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "install-deps: all integration components present"
