@@ -133,6 +133,7 @@ var catalog = map[string]msg{
 	"documents.file_hint":       {"Filen kontrolleras mot skadlig kod och lagras krypterad. Högst", "The file is scanned for malware and stored encrypted. At most"},
 	"documents.upload":          {"Ladda upp ett dokument", "Upload a document"},
 	"documents.upload_submit":   {"Ladda upp", "Upload"},
+	"documents.upload_failed":   {"Uppladdningen avbröts. Kontrollera i listan om dokumentet sparades innan du försöker igen.", "The upload was interrupted. Check the list for the document before you try again."},
 	"documents.doc_title":       {"Rubrik", "Title"},
 	"documents.data":            {"Data (JSON)", "Data (JSON)"},
 	"documents.data_hint":       {"Valfritt: dokumentets fält som ett JSON-objekt.", "Optional: the document's fields as a JSON object."},

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ func (w *Web) documentRoutes() []server.Route {
 	up.MaxBody, up.ReadTimeout = w.maxUpload(), 30*time.Minute
 	return []server.Route{
 		w.route("GET", "/documents", "document.list", user, w.documents),
+		w.route("POST", "/documents/search", "document.search", user, w.searchDocuments),
 		up,
 		w.route("GET", "/documents/{id}", "document.read", user, w.document),
 	}
@@ -80,12 +83,22 @@ type documentsView struct {
 	ReviewOnly bool
 }
 
-// documents lists, filters and searches by a data subject's identifier.
+// documents lists and filters documents.
 func (w *Web) documents(rw http.ResponseWriter, r *http.Request, pg *page) error {
+	return w.listDocuments(rw, r, pg, r.URL.Query(), "")
+}
+
+// searchDocuments finds documents by a data subject's identifier. It is a
+// form sent by POST, so that the identifier (a personnummer) stays out of
+// URLs, browser history and access logs.
+func (w *Web) searchDocuments(rw http.ResponseWriter, r *http.Request, pg *page) error {
+	return w.listDocuments(rw, r, pg, r.PostForm, strings.TrimSpace(r.PostForm.Get("subject")))
+}
+
+func (w *Web) listDocuments(rw http.ResponseWriter, r *http.Request, pg *page, q url.Values, subject string) error {
 	pg.Title = "documents.title"
-	q := r.URL.Query()
 	v := documentsView{Filter: document.Filter{Type: q.Get("type"), Archive: q.Get("archive"), DateFrom: q.Get("from"), DateTo: q.Get("to"),
-		ReviewDue: q.Get("review") == "1"}, Subject: strings.TrimSpace(q.Get("subject")), CanCreate: pg.Can("document.create")}
+		ReviewDue: q.Get("review") == "1"}, Subject: subject, CanCreate: pg.Can("document.create")}
 	if w.d.Documents != nil {
 		v.MaxFile = w.d.Documents.MaxFileSize()
 	}
@@ -97,7 +110,7 @@ func (w *Web) documents(rw http.ResponseWriter, r *http.Request, pg *page) error
 	var err error
 	if v.Subject != "" {
 		v.Searched = true
-		v.Items, v.Next, err = w.d.Documents.Search(r.Context(), pg.P, subjectOf(v.Subject), v.Filter, q.Get("cursor"), 50)
+		v.Items, v.Next, err = w.d.Documents.Search(r.Context(), pg.P, subjectOf(v.Subject), v.Filter, q.Get("cursor"), 200)
 	} else {
 		v.Items, v.Next, err = w.d.Documents.List(r.Context(), pg.P, v.Filter, q.Get("cursor"), 50)
 	}
@@ -128,6 +141,7 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request, pg *page) error {
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	fields := map[string]string{}
 	var file *multipart.Part
+	budget := int64(document.MaxDataBytes + 64<<10) // all the fields together
 	for file == nil {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -143,16 +157,26 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request, pg *page) error {
 			}
 			break
 		}
+		// The form token comes first; nothing else is read without it.
+		if len(fields) == 0 && name != "csrf" {
+			return errCSRF
+		}
 		if len(fields) >= 16 {
 			return problem.Invalid("invalid_form", "The form has too many fields.")
 		}
-		b, err := io.ReadAll(io.LimitReader(part, document.MaxDataBytes+1))
+		limit := int64(4 << 10)
+		if name == "data" {
+			limit = document.MaxDataBytes
+		}
+		limit = min(limit, budget)
+		b, err := io.ReadAll(io.LimitReader(part, limit+1))
 		if err != nil {
 			return formError(err)
 		}
-		if len(b) > document.MaxDataBytes {
+		if int64(len(b)) > limit {
 			return problem.New(problem.KindTooLarge, "too_large", "A field is too long.")
 		}
+		budget -= int64(len(b))
 		fields[name] = string(b)
 		if name == "csrf" && !pg.validCSRF(fields["csrf"]) {
 			return errCSRF
@@ -229,14 +253,11 @@ func (w *Web) document(rw http.ResponseWriter, r *http.Request, pg *page) error 
 	pg.Title = "document.title"
 	v := documentView{Doc: d}
 	if len(d.Data) > 0 {
-		var pretty strings.Builder
-		var x any
-		if json.Unmarshal(d.Data, &x) == nil {
-			enc := json.NewEncoder(&pretty)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(x)
+		// Indented as stored: numbers keep every digit.
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, d.Data, "", "  ") == nil {
+			v.Data = pretty.String()
 		}
-		v.Data = pretty.String()
 	}
 	if v.Versions, err = w.d.Documents.Versions(r.Context(), pg.P, d.ID); err != nil {
 		return err

@@ -31,14 +31,18 @@ type page struct {
 	zone *time.Location
 }
 
-func (w *Web) newPage(r *http.Request) *page {
+func (w *Web) newPage(rw http.ResponseWriter, r *http.Request) *page {
 	pg := &page{Lang: language(r), Path: r.URL.Path, P: authz.PrincipalFrom(r.Context()), now: w.now(), r: r, zone: stockholm}
 	if pg.P.Kind == authz.User || pg.P.Kind == authz.Operator {
 		pg.CSRF = csrfToken(sessionOf(r))
 		pg.Idle = int(w.idle(r, pg.P).Seconds())
 	}
-	if c, err := r.Cookie(noticeCookie); err == nil && catalog[c.Value].sv != "" {
-		pg.Notice = c.Value
+	if c, err := r.Cookie(noticeCookie); err == nil {
+		if catalog[c.Value].sv != "" {
+			pg.Notice = c.Value
+		}
+		// A notice is shown once.
+		http.SetCookie(rw, &http.Cookie{Name: noticeCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	}
 	return pg
 }

@@ -217,7 +217,7 @@ func (w *Web) serve(n need, upload bool, h handler) http.Handler {
 		hd := rw.Header()
 		hd.Set("Content-Security-Policy", CSP)
 		hd.Set("Cache-Control", "no-store")
-		pg := w.newPage(r)
+		pg := w.newPage(rw, r)
 		switch {
 		case n != public && pg.P.Kind == authz.Anonymous:
 			if r.Method == http.MethodGet {

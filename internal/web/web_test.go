@@ -128,6 +128,9 @@ func TestSafeNext(t *testing.T) {
 		"documents":              "/",
 		"/ok\r\nSet-Cookie: x=y": "/",
 		"javascript:alert(1)":    "/",
+		"/\t/evil.example":       "/",
+		"/\t\\evil.example":     "/",
+		"/a\x7f":                 "/",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
@@ -141,7 +144,7 @@ func FuzzSafeNext(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := safeNext(s)
-		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\") || strings.ContainsAny(got, "\r\n") {
+		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\r\n\t\x7f") {
 			t.Fatalf("safeNext(%q) = %q leaves the site", s, got)
 		}
 	})

@@ -73,8 +73,8 @@
           var begin = await postJSON("/api/v1/auth/login/passkey/begin", { challenge: box.dataset.challenge });
           var cred = await navigator.credentials.get({ publicKey: requestOptions(begin.options.publicKey) });
           await postJSON("/api/v1/auth/login/passkey/finish", { challenge: box.dataset.challenge, credential: credentialJSON(cred) });
-          var next = box.dataset.next || "/";
-          location.assign(next.charAt(0) === "/" && next.charAt(1) !== "/" ? next : "/");
+          var next = new URL(box.dataset.next || "/", location.origin);
+          location.assign(next.origin === location.origin ? next.pathname + next.search : "/");
         } catch (e) {
           err.hidden = false;
         }
@@ -126,16 +126,24 @@
         xhr.upload.addEventListener("progress", function (e) {
           if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
         });
+        // The answer (the new document's page after the redirect, or the
+        // form again with why it was refused) replaces the page's main
+        // part; the address follows it.
         xhr.addEventListener("load", function () {
-          if (xhr.status < 400 && xhr.responseURL) {
-            location.assign(xhr.responseURL);
-            return;
-          }
           var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
           var main = doc.querySelector("main");
-          if (main) document.querySelector("main").replaceWith(main);
+          if (!main) { location.assign(xhr.responseURL || form.action); return; }
+          document.querySelector("main").replaceWith(main);
+          document.title = doc.title;
+          if (xhr.status < 400 && xhr.responseURL) history.pushState(null, "", xhr.responseURL);
         });
-        xhr.addEventListener("error", function () { bar.hidden = true; form.submit(); });
+        // A network error: say so, and do not send the file again on
+        // its own (it may have been stored).
+        xhr.addEventListener("error", function () {
+          bar.hidden = true;
+          var err = document.getElementById(form.dataset.progress + "-error");
+          if (err) err.hidden = false;
+        });
         xhr.send(new FormData(form));
       });
     });
