@@ -132,9 +132,7 @@ func (w *Web) createKey(rw http.ResponseWriter, r *http.Request, pg *page) error
 	for _, s := range f["scope"] {
 		in.Scopes = append(in.Scopes, authz.Scope(s))
 	}
-	for _, ip := range strings.FieldsFunc(f.Get("allowed_ips"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\r' }) {
-		in.AllowedIPs = append(in.AllowedIPs, ip)
-	}
+	in.AllowedIPs = strings.FieldsFunc(f.Get("allowed_ips"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\r' })
 	if d := f.Get("expires"); d != "" {
 		t, err := time.ParseInLocation(time.DateOnly, d, stockholm)
 		if err != nil {

@@ -129,7 +129,7 @@ func TestSafeNext(t *testing.T) {
 		"/ok\r\nSet-Cookie: x=y": "/",
 		"javascript:alert(1)":    "/",
 		"/\t/evil.example":       "/",
-		"/\t\\evil.example":     "/",
+		"/\t\\evil.example":      "/",
 		"/a\x7f":                 "/",
 	} {
 		if got := safeNext(in); got != want {
