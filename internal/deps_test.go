@@ -47,6 +47,9 @@ var layers = map[string]string{
 	"jobs":        "low",
 	"report":      "low",
 	"einvoice":    "low",
+	"region":      "low",
+	"synth":       "low",
+	"doctor":      "low",
 
 	"tenant":    "domain",
 	"document":  "domain",

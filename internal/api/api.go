@@ -35,7 +35,9 @@ type Deps struct {
 	// CheckJSON runs the WAF over the JSON part of a multipart upload,
 	// whose body the WAF passed on unread (nil: no WAF).
 	CheckJSON func(r *http.Request, doc []byte) error
-	Now       func() time.Time
+	// Reports makes measures reports; nil answers 503.
+	Reports Reports
+	Now     func() time.Time
 }
 
 // API is the JSON API.
@@ -51,6 +53,7 @@ type API struct {
 	msgs    *message.Service
 	access  *access.Service
 	check   func(r *http.Request, doc []byte) error
+	reports Reports
 	now     func() time.Time
 }
 
@@ -62,7 +65,7 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, access: d.Access, check: d.CheckJSON, now: d.Now}
+	return &API{log: d.Logger, seal: d.Seal, auth: d.Auth, tenants: d.Tenants, trail: d.Trail, docs: d.Documents, archive: d.Archive, gdpr: d.GDPR, msgs: d.Messages, access: d.Access, check: d.CheckJSON, reports: d.Reports, now: d.Now}
 }
 
 // Access says who may call a route, for the documentation and the
@@ -111,6 +114,7 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.gdprRoutes()...)
 	rs = append(rs, a.messageRoutes()...)
 	rs = append(rs, a.accessRoutes()...)
+	rs = append(rs, a.reportRoutes()...)
 	return rs
 }
 

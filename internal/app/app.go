@@ -94,6 +94,7 @@ type App struct {
 
 	jobsRegistered bool
 	backupMetrics  *backupMetrics
+	doctorMetrics  *doctorMetrics
 	version        string
 	resolver       message.Resolver
 	msgKick        chan struct{}
@@ -127,6 +128,9 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		opts.Now = time.Now
 	}
 	if err := ensureDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := checkDataDirMarker(cfg); err != nil {
 		return nil, err
 	}
 	db, err := openStore(ctx, cfg, opts.Logger)
@@ -210,8 +214,10 @@ func (a *App) buildServices() error {
 		return err
 	}
 	a.Backups = backup.New(backup.Options{DB: a.db, Keys: a.Keys, Targets: targets, Keep: a.cfg.Backup.Keep,
-		KeepMonthly: a.cfg.Backup.KeepMonthly, Version: a.version, Now: a.now, Logger: a.log})
+		KeepMonthly: a.cfg.Backup.KeepMonthly, Version: a.version, Environment: string(a.cfg.Environment), Pin: a.strictestPin,
+		Now: a.now, Logger: a.log})
 	a.backupMetrics = newBackupMetrics(a.registry)
+	a.doctorMetrics = newDoctorMetrics(a.registry)
 	a.GDPR = gdpr.New(gdpr.Options{DB: a.db, Keys: a.Keys, Documents: a.Documents, Trail: a.Trail, Jobs: a.Jobs, Law: a.Archive,
 		Grace: a.cfg.Retention.TerminationGrace, Now: a.now, Logger: a.log})
 	a.buildAccess()
@@ -308,11 +314,18 @@ func (a *App) ensureInstallation(ctx context.Context) error {
 		Environment: string(a.cfg.Environment),
 		CreatedAt:   a.now().UTC(),
 	}
-	return a.db.Write(ctx, func(tx *store.Tx) error {
+	err := a.db.Write(ctx, func(tx *store.Tx) error {
 		got, err := tx.EnsureInstallation(ctx, want)
 		a.Installation = got
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	if err := environmentMismatch(a.Installation.Environment, a.cfg.Environment, "the database"); err != nil {
+		return err
+	}
+	return writeDataDirMarker(a.cfg, a.Installation)
 }
 
 // Close releases everything the app holds.
@@ -343,7 +356,7 @@ func (a *App) SchemaVersion(ctx context.Context) (int64, int64, error) {
 // the API, the portal and the operator console.
 func (a *App) Routes() ([]server.Route, error) {
 	rs := api.New(api.Deps{Logger: a.log, Seal: sealControl{a.Keys, a.Trail}, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail,
-		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, CheckJSON: a.checkJSON, Now: a.now}).ServerRoutes()
+		Documents: a.Documents, Archive: a.Archive, GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, CheckJSON: a.checkJSON, Reports: a, Now: a.now}).ServerRoutes()
 	w, err := a.portal()
 	if err != nil {
 		return nil, err

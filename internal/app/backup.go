@@ -405,7 +405,7 @@ func (a *App) restoreTest(ctx context.Context, t backup.Target, root keyring.Roo
 	if err != nil {
 		return fail(err)
 	}
-	rep, err := backup.Restore(ctx, backup.RestoreOptions{Target: t, ID: id, Root: root, Dest: db})
+	rep, err := backup.Restore(ctx, backup.RestoreOptions{Target: t, ID: id, Root: root, Dest: db, Environment: string(cfg.Environment)})
 	db.Close()
 	if err != nil {
 		return fail(err)
@@ -656,7 +656,7 @@ func RestoreBackup(ctx context.Context, req RestoreRequest) (RestoreResult, erro
 	if err != nil {
 		return res, err
 	}
-	rep, err := backup.Restore(ctx, backup.RestoreOptions{Target: t, ID: id, Root: root, Dest: db, Progress: req.Progress})
+	rep, err := backup.Restore(ctx, backup.RestoreOptions{Target: t, ID: id, Root: root, Dest: db, Progress: req.Progress, Environment: string(req.Dest.Environment)})
 	cerr := db.Close()
 	res.RestoreReport = rep
 	if err != nil {

@@ -35,7 +35,7 @@ func BenchmarkBackup(b *testing.B) {
 	dir := b.TempDir()
 	cfg := testConfig(filepath.Join(dir, "data"))
 	cfg.Documents.AllowUnscanned = true
-	cfg.Backup.Targets = []config.BackupTarget{{Name: "primary", Type: "dir", Path: filepath.Join(dir, "target")}}
+	cfg.Backup.Targets = []config.BackupTarget{{Name: "primary", Type: "dir", Region: "se-sto", Path: filepath.Join(dir, "target")}}
 	cfg.Backup.Interval, cfg.Backup.RestoreTestInterval = 0, 0
 	a, err := Open(ctx, Options{Config: cfg})
 	if err != nil {
@@ -52,7 +52,7 @@ func BenchmarkBackup(b *testing.B) {
 	file := make([]byte, 4<<20)
 	for i := range mb / 4 {
 		rand.Read(file)
-		if _, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i),
+		if _, err := a.Documents.Create(withAuditRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i),
 			File: &document.Upload{Name: "scan.bin", ContentType: "application/octet-stream", Body: bytes.NewReader(file)}}); err != nil {
 			b.Fatal(err)
 		}

@@ -26,7 +26,7 @@ func BenchmarkSubjectRights(b *testing.B) {
 		for i := range batch {
 			batch[i] = benchDoc(done + i)
 		}
-		if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, batch, nil); err != nil {
+		if _, err := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, batch, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -41,7 +41,7 @@ func BenchmarkSubjectRights(b *testing.B) {
 			batch[i] = benchDoc(n + i)
 			batch[i].Subjects = append(batch[i].Subjects, subject)
 		}
-		if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, batch, nil); err != nil {
+		if _, err := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, batch, nil); err != nil {
 			b.Fatal(err)
 		}
 		norm, tok, err := a.Documents.SubjectToken(ctx, owner.TenantID, subject)
@@ -57,7 +57,7 @@ func BenchmarkSubjectRights(b *testing.B) {
 			b.Fatalf("extract: %d documents, %v", len(ex.Documents), err)
 		}
 		t0 = time.Now()
-		v, err := a.GDPR.Create(withRecord(ctx, "gdpr.request.create"), owner, gdpr.RequestInput{Kind: gdpr.KindErasure,
+		v, err := a.GDPR.Create(withAuditRecord(ctx, "gdpr.request.create"), owner, gdpr.RequestInput{Kind: gdpr.KindErasure,
 			Subjects: []gdpr.Identifier{{Kind: subject.Kind, Value: subject.Value}}})
 		erase += time.Since(t0)
 		if err != nil || v.Status != gdpr.StatusCompleted || len(v.Progress.Erased) != 1000 {

@@ -88,8 +88,8 @@ func BenchmarkMessages(b *testing.B) {
 		b.Fatal(err)
 	}
 	owner := authz.Principal{Kind: authz.User, ID: "0198aaaa-bbbb-7ccc-8ddd-eeeeffff0002", TenantID: c.Tenant.ID, Role: authz.Owner}
-	reg, err := a.Messages.RegisterEndpoint(withRecord(ctx, "message.endpoint.create"), owner,
-		message.EndpointInput{Name: "Receiver", URL: "https://receiver.test:" + port + "/in"})
+	reg, err := a.Messages.RegisterEndpoint(withAuditRecord(ctx, "message.endpoint.create"), owner,
+		message.EndpointInput{Name: "Receiver", URL: "https://receiver.test:" + port + "/in", Region: "se-sto"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func BenchmarkMessages(b *testing.B) {
 		b.Fatal(err)
 	}
 	security := authz.Principal{Kind: authz.Operator, ID: "0198aaaa-bbbb-7ccc-8ddd-eeeeffff0003", Role: authz.RoleSecurity}
-	if _, err := a.Messages.Decide(withRecord(ctx, "message.endpoint.decide"), security, c.Tenant.ID, reg.Endpoint.ID,
+	if _, err := a.Messages.Decide(withAuditRecord(ctx, "message.endpoint.decide"), security, c.Tenant.ID, reg.Endpoint.ID,
 		message.Decision{Decision: "approve", Version: 1, Comment: "benchmark"}); err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func BenchmarkMessages(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				for range jobs {
-					m, err := a.Messages.Send(withRecord(ctx, "message.send"), owner, message.SendRequest{
+					m, err := a.Messages.Send(withAuditRecord(ctx, "message.send"), owner, message.SendRequest{
 						To: message.Recipient{Endpoint: reg.Endpoint.ID}, Type: "order", Data: data})
 					if err != nil {
 						b.Error(err)

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/valvhq/valv/internal/archive"
-	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
@@ -162,11 +161,6 @@ func benchDoc(i int) document.Input {
 	}}
 }
 
-func withRecord(ctx context.Context, action string) context.Context {
-	ctx, _ = audit.Begin(ctx, action)
-	return ctx
-}
-
 // BenchmarkDocuments measures documents at the service and over HTTPS
 // with keep-alive (SQLite; files scanned by clamd when it is installed).
 //
@@ -177,7 +171,7 @@ func BenchmarkDocuments(b *testing.B) {
 	var ids []string
 	b.Run("service/create-1KiB-2-subjects", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			c, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i)})
+			c, err := a.Documents.Create(withAuditRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -190,7 +184,7 @@ func BenchmarkDocuments(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				i++
-				if _, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i)}); err != nil {
+				if _, err := a.Documents.Create(withAuditRecord(ctx, "document.create"), owner, document.CreateRequest{Input: benchDoc(i)}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -198,7 +192,7 @@ func BenchmarkDocuments(b *testing.B) {
 	})
 	b.Run("service/read", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := a.Documents.Get(withRecord(ctx, "document.read"), owner, ids[i%len(ids)]); err != nil {
+			if _, err := a.Documents.Get(withAuditRecord(ctx, "document.read"), owner, ids[i%len(ids)]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -212,7 +206,7 @@ func BenchmarkDocuments(b *testing.B) {
 	b.Run("service/upload-10MiB", func(b *testing.B) {
 		b.SetBytes(int64(len(file)))
 		for i := 0; i < b.N; i++ {
-			c, err := a.Documents.Create(withRecord(ctx, "document.create"), owner, document.CreateRequest{Input: document.Input{Type: "scan"},
+			c, err := a.Documents.Create(withAuditRecord(ctx, "document.create"), owner, document.CreateRequest{Input: document.Input{Type: "scan"},
 				File: &document.Upload{Name: "scan.pdf", ContentType: "application/pdf", Body: bytes.NewReader(file)}})
 			if err != nil {
 				b.Fatal(err)
@@ -223,7 +217,7 @@ func BenchmarkDocuments(b *testing.B) {
 	b.Run("service/download-10MiB", func(b *testing.B) {
 		b.SetBytes(int64(len(file)))
 		for i := 0; i < b.N; i++ {
-			c, err := a.Documents.OpenContent(withRecord(ctx, "document.content.read"), owner, fileDoc)
+			c, err := a.Documents.OpenContent(withAuditRecord(ctx, "document.content.read"), owner, fileDoc)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -322,7 +316,7 @@ func BenchmarkSearchBySubject(b *testing.B) {
 		for i := range batch {
 			batch[i] = benchDoc(done + i)
 		}
-		if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, batch, nil); err != nil {
+		if _, err := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, batch, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -334,7 +328,7 @@ func BenchmarkSearchBySubject(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			k := rng.IntN(n)
 			t0 := time.Now()
-			got, _, err := a.Documents.Search(withRecord(ctx, "document.search"), owner, document.Subject{Kind: "customer_number", Value: fmt.Sprintf("K-%08d", k)}, document.Filter{}, "", 100)
+			got, _, err := a.Documents.Search(withAuditRecord(ctx, "document.search"), owner, document.Subject{Kind: "customer_number", Value: fmt.Sprintf("K-%08d", k)}, document.Filter{}, "", 100)
 			lat = append(lat, time.Since(t0))
 			if err != nil || len(got) != 1 {
 				b.Fatalf("search %d: %d found, %v", k, len(got), err)
@@ -359,7 +353,7 @@ func BenchmarkCull(b *testing.B) {
 	var keep []string
 	for i := 0; i < 1000; i++ {
 		d := benchDoc(n + i)
-		ids, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, []document.Input{d}, nil)
+		ids, err := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, []document.Input{d}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -375,7 +369,7 @@ func BenchmarkCull(b *testing.B) {
 				batch[i] = benchDoc(done + i)
 				batch[i].DocumentDate = "2001-01-01"
 			}
-			if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, batch, nil); err != nil {
+			if _, err := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, batch, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -393,7 +387,7 @@ func BenchmarkCull(b *testing.B) {
 				default:
 				}
 				t0 := time.Now()
-				if _, err := a.Documents.Get(withRecord(ctx, "document.read"), owner, keep[rng.IntN(len(keep))]); err != nil {
+				if _, err := a.Documents.Get(withAuditRecord(ctx, "document.read"), owner, keep[rng.IntN(len(keep))]); err != nil {
 					b.Error(err)
 				}
 				lat = append(lat, time.Since(t0))

@@ -128,7 +128,7 @@ func normaliseRun(b []byte, dates ...string) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "gdpr", name)
+	path := filepath.Join("testdata", name)
 	if *updateGolden {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -217,8 +217,8 @@ func TestSubjectRights(t *testing.T) {
 						out[j] = bytes.ReplaceAll(out[j], []byte(p.RequestID), []byte(fmt.Sprintf("request-%02d", i+1)))
 					}
 				}
-				golden(t, "extract.json.golden", normaliseRun(out[0], acc.Deadline))
-				golden(t, "extract-sv.html.golden", normaliseRun(out[1], acc.Deadline))
+				golden(t, "gdpr/extract.json.golden", normaliseRun(out[0], acc.Deadline))
+				golden(t, "gdpr/extract-sv.html.golden", normaliseRun(out[1], acc.Deadline))
 			}
 			pdf := f.owner.must(200, "GET", "/api/v1/subject-requests/"+acc.ID+"/extract?format=pdf&lang=en", nil).Body
 			if !bytes.HasPrefix(pdf, []byte("%PDF-")) {

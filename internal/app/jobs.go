@@ -90,6 +90,13 @@ func (a *App) RegisterJobs(ctx context.Context, sinks []audit.Sink) error {
 			return a.Guard.Maintain(ctx)
 		}})
 	list = append(list, a.backupJobs()...)
+	list = append(list, jobs.Job{Name: JobDoctor, Every: doctorInterval, Run: func(ctx context.Context, _ *jobs.Run) error {
+		if a.Keys.Sealed() {
+			return nil
+		}
+		_, err := a.Doctor(ctx)
+		return err
+	}})
 	for _, j := range list {
 		if err := a.Jobs.Register(ctx, j); err != nil {
 			return err

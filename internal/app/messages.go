@@ -41,7 +41,7 @@ func (a *App) buildMessages() error {
 	a.closers = append(a.closers, func() error { a.msgTransport.Close(); return nil })
 	a.Messages = message.New(message.Options{DB: a.db, Keys: a.Keys, Trail: a.Trail, Documents: a.Documents, Alerts: alerts{a},
 		Sender: a.msgTransport, Node: a.Jobs.Node(), RetryFor: c.RetryFor, Timeout: c.Timeout, Workers: c.Workers, MaxSize: c.MaxSize,
-		Kick: a.kickDeliveries, Logger: a.log, Now: a.now})
+		Kick: a.kickDeliveries, Pins: pins{a}, Logger: a.log, Now: a.now})
 	return nil
 }
 

@@ -229,7 +229,7 @@ func (ts *testServer) registerEndpoint(owner *client, p *partner, name, url, pur
 	key, _ := os.ReadFile(p.files.ClientKeyFile)
 	var reg registered
 	owner.must(201, "POST", "/api/v1/message-endpoints", map[string]string{"name": name, "url": url, "purpose": purpose,
-		"client_certificate": string(cert), "client_key": string(key)}).json(ts.t, &reg)
+		"client_certificate": string(cert), "client_key": string(key), "region": "se-sto"}).json(ts.t, &reg)
 	if reg.Endpoint.State != "pending" || !strings.HasPrefix(reg.Secret, "whsec_") {
 		ts.t.Fatalf("registered: %+v", reg)
 	}

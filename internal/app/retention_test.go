@@ -292,8 +292,8 @@ func TestCullingSurvivesAKill(t *testing.T) {
 		docs = append(docs, document.Input{Type: fmt.Sprintf("t%d", i%3), DocumentDate: "2001-01-01", Data: json.RawMessage(`{"n":1}`),
 			Subjects: []document.Subject{{Kind: "customer_number", Value: fmt.Sprintf("K-%d", i)}}})
 	}
-	keep, _ := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, []document.Input{{Type: "t0", Data: json.RawMessage(`{"n":2}`)}}, nil)
-	if _, err := a.Documents.ImportBatch(withRecord(ctx, "document.import"), owner, docs, nil); err != nil {
+	keep, _ := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, []document.Input{{Type: "t0", Data: json.RawMessage(`{"n":2}`)}}, nil)
+	if _, err := a.Documents.ImportBatch(withAuditRecord(ctx, "document.import"), owner, docs, nil); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()

@@ -288,7 +288,7 @@ func scenarios() []scenario {
 		{route: "POST /api/v1/messages/{id}/ack", param: func(s *scenarioEnv) string { return s.inboxA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
 		{route: "POST /api/v1/messages/{id}/resend", param: func(s *scenarioEnv) string { return s.msgA }, expect: "401 409 403 409 409 404 403 403 401 401 403 403 403"},
 		{route: "GET /api/v1/message-endpoints", expect: "401 200 403 200 200 200 403 403 401 401 403 403 403"},
-		{route: "POST /api/v1/message-endpoints", body: fixed(map[string]string{"name": "Partner", "url": "https://partner.example/in"}), expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
+		{route: "POST /api/v1/message-endpoints", body: fixed(map[string]string{"name": "Partner", "url": "https://partner.example/in", "region": "se-sto"}), expect: "401 403 403 201 201 201 403 403 401 401 403 403 403"},
 		{route: "GET /api/v1/message-endpoints/{id}", param: func(s *scenarioEnv) string { return s.endpointA }, expect: "401 200 403 200 200 404 403 403 401 401 403 403 403"},
 		{route: "DELETE /api/v1/message-endpoints/{id}", param: func(s *scenarioEnv) string { return s.freshEndpoint() }, expect: "401 403 403 204 204 404 403 403 401 401 403 403 403"},
 		{route: "GET /api/v1/endpoint-reviews", expect: "401 403 403 403 403 403 200 200 401 401 403 403 403"},
@@ -302,6 +302,8 @@ func scenarios() []scenario {
 		// organisation's owners, admins and auditors see requests on it;
 		// owners consent and revoke; the requester may withdraw. Another
 		// tenant's request answers like a missing one.
+		{route: "GET /api/v1/reports/measures", pathf: func(s *scenarioEnv) string { return "/api/v1/reports/measures?tenant=" + s.tenantA.ID },
+			expect: "401 403 200 200 200 404 200 200 401 401 403 403 403"},
 		{route: "GET /api/v1/access-requests", expect: "401 403 200 200 200 200 200 200 401 401 403 403 403"},
 		{route: "POST /api/v1/access-requests", body: func(s *scenarioEnv) any {
 			return map[string]string{"tenant": s.tenantA.ID, "scope": "messages", "reason": "scenario: a message that did not arrive", "duration": "15m"}
@@ -339,7 +341,7 @@ func (s *scenarioEnv) freshEndpoint() string {
 	var reg struct {
 		Endpoint struct{ ID string } `json:"endpoint"`
 	}
-	s.ownerA.must(201, "POST", "/api/v1/message-endpoints", map[string]string{"name": s.unique("Partner "), "url": "https://partner.example/in"}).json(s.ts.t, &reg)
+	s.ownerA.must(201, "POST", "/api/v1/message-endpoints", map[string]string{"name": s.unique("Partner "), "url": "https://partner.example/in", "region": "se-sto"}).json(s.ts.t, &reg)
 	return reg.Endpoint.ID
 }
 

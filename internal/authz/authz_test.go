@@ -44,6 +44,7 @@ var expected = map[Action][]string{
 	KeysManage:           {"security"},
 	GuardList:            {"operator", "security"},
 	ConsoleRead:          {"operator", "security"},
+	ReportMeasures:       {"owner", "admin", "auditor", "operator", "security"},
 	GuardManage:          {"security"},
 	APIKeyList:           {"owner", "admin"},
 	APIKeyCreate:         {"owner", "admin"},

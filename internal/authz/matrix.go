@@ -65,6 +65,10 @@ const (
 	// backup and block state (no tenant data).
 	ConsoleRead Action = "console.read"
 
+	// ReportMeasures is a tenant's measures report (EVD-1): settings and
+	// counts, no personal data.
+	ReportMeasures Action = "report.measures"
+
 	APIKeyList   Action = "apikey.list"
 	APIKeyCreate Action = "apikey.create"
 	APIKeyUpdate Action = "apikey.update"
@@ -214,6 +218,8 @@ var matrix = map[Action]rule{
 	GuardList:   {operators: bothOps},
 	GuardManage: {operators: securityOps},
 	ConsoleRead: {operators: bothOps},
+
+	ReportMeasures: {roles: readers, operators: bothOps, tenantMetadata: true, scope: ScopeAuditRead},
 
 	APIKeyList:   {roles: managers},
 	APIKeyCreate: {roles: managers},

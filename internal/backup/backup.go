@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/valvhq/valv/internal/keyring"
+	"github.com/valvhq/valv/internal/region"
 	"github.com/valvhq/valv/internal/store"
 )
 
@@ -32,8 +33,13 @@ type Options struct {
 	// ChunkSize is the data stream bytes per chunk (default 8 MiB).
 	ChunkSize int
 	Version   string
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Environment is recorded in every manifest (production, test, development).
+	Environment string
+	// Pin returns the strictest data-residency pin of the installation's
+	// tenants (ENV-2); targets outside it are not written to. Nil: none.
+	Pin    func(ctx context.Context) (string, error)
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service makes, lists, checks and prunes backups.
@@ -144,7 +150,7 @@ func (s *Service) Run(ctx context.Context, progress Progress) (Report, error) {
 		return rep, err
 	}
 	m := &Manifest{Format: FormatVersion, ID: rep.ID, CreatedAt: rep.CreatedAt, Engine: string(s.o.DB.Engine()),
-		Schema: schema, Version: s.o.Version, RootKey: rootInfo(rootRec), WrappedKey: wrapped}
+		Schema: schema, Version: s.o.Version, Environment: s.o.Environment, RootKey: rootInfo(rootRec), WrappedKey: wrapped}
 
 	// Ledger entries first: an erasure made before this backup is on
 	// every target before the backup is.
@@ -155,6 +161,10 @@ func (s *Service) Run(ctx context.Context, progress Progress) (Report, error) {
 	}
 
 	w := newChunkWriter(ctx, c, s.o.Targets, s.o.ChunkSize)
+	if err := s.refuseOutside(ctx, w); err != nil {
+		w.close()
+		return rep, err
+	}
 	err = s.dump(ctx, m, w, progress)
 	if cerr := w.close(); err == nil {
 		err = cerr
@@ -224,6 +234,28 @@ func (s *Service) forTargets(results []TargetResult, fn func(Target, *TargetResu
 		}()
 	}
 	wg.Wait()
+}
+
+// refuseOutside marks the targets outside the tenants' strictest
+// data-residency pin as failed before anything is written (ENV-2): a
+// backup holds every tenant's data, so one pinned tenant is enough.
+func (s *Service) refuseOutside(ctx context.Context, w *chunkWriter) error {
+	if s.o.Pin == nil {
+		return nil
+	}
+	pin, err := s.o.Pin(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: tenants' data-residency pins: %w", err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, t := range w.targets {
+		if err := region.Check(pin, t.Region()); err != nil {
+			w.res[i].OK, w.res[i].Error = false, "refused: "+err.Error()+", where tenants' data must stay"
+			s.o.Logger.Warn("backup target outside the data-residency region refused", "target", t.Name(), "region", t.Region(), "pin", pin)
+		}
+	}
+	return nil
 }
 
 // readBack checks that a target returns every chunk and the manifest as

@@ -43,6 +43,10 @@ type Manifest struct {
 	Engine    string    `json:"engine"`     // the engine it was read from
 	Schema    int64     `json:"schema_version"`
 	Version   string    `json:"valv_version"`
+	// Environment is the environment of the installation the backup is of
+	// (ENV-1): a restore into another environment is refused. Empty in
+	// backups made before it was recorded.
+	Environment string `json:"environment,omitempty"`
 	// RootKey is the public part of the root key record the backup key is
 	// wrapped with: enough to check a key file or shares, nothing more.
 	RootKey    RootKeyInfo  `json:"root_key"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/keyring"
+	"github.com/valvhq/valv/internal/region"
 	"github.com/valvhq/valv/internal/store"
 )
 
@@ -324,9 +325,18 @@ func (s *Service) SyncLedger(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	pin := region.None
+	if s.o.Pin != nil {
+		if pin, err = s.o.Pin(ctx); err != nil {
+			return 0, err
+		}
+	}
 	written := 0
 	var errs []error
 	for _, t := range s.o.Targets {
+		if region.Check(pin, t.Region()) != nil {
+			continue // refused for backups: nothing of the tenants' goes there (ENV-2)
+		}
 		keys, err := t.List(ctx, ledgerPrefix)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target %s: %w", t.Name(), err))

@@ -24,6 +24,9 @@ type RestoreOptions struct {
 	// (default: Target). Every entry the backup does not hold is re-applied.
 	Ledger   Target
 	Progress Progress
+	// Environment is the restoring installation's environment; a backup of
+	// another environment is refused before anything is loaded (ENV-1).
+	Environment string
 }
 
 // RestoreReport is what a restore did.
@@ -59,6 +62,10 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreReport, error) {
 		return rep, err
 	}
 	rep.CreatedAt, rep.PlainBytes, rep.Stored = m.CreatedAt, m.PlainBytes, m.StoredBytes()
+	if m.Environment != "" && o.Environment != "" && m.Environment != o.Environment {
+		return rep, fmt.Errorf("backup: %s is a backup of a %s installation; a %s installation refuses it (ENV-1): restore it with a %s configuration",
+			m.ID, m.Environment, o.Environment, m.Environment)
+	}
 	c, err := openManifest(m, o.Root)
 	if err != nil {
 		return rep, err

@@ -44,6 +44,12 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// exitError ends a command with an exit status of its own (valv doctor's
+// 3 and 4), its message already printed.
+type exitError struct{ status int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.status) }
+
 // Run runs the valv command with args and returns the exit status.
 func Run(ctx context.Context, args []string, s Streams) int {
 	e := &env{Streams: s}
@@ -55,6 +61,10 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	var xe exitError
+	if errors.As(err, &xe) {
+		return xe.status
 	}
 	msg := errorLine(err)
 	fmt.Fprintf(s.Stderr, "valv: %s\n", msg)
@@ -108,6 +118,9 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newKeysCmd(e),
 		newAuditCmd(e),
 		newRetentionCmd(e),
+		newReportCmd(e),
+		newDoctorCmd(e),
+		newSeedCmd(e),
 		newBackupCmd(e),
 		newJobsCmd(e),
 		newVersionCmd(e),

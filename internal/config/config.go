@@ -29,6 +29,8 @@ type Config struct {
 	RedirectListen string `yaml:"redirect_listen" doc:"optional plain-HTTP address that only redirects to HTTPS"`
 	// PublicURL is the address users reach Valv at, used in links in mail.
 	PublicURL string `yaml:"public_url" doc:"external https:// URL used in links sent by mail; defaults to the listen address"`
+	// Region is where the database and data directory are (ENV-2).
+	Region string `yaml:"region" doc:"where this installation's database and files are stored, as a region label (se-sto, eu-north-1); shown in measures reports and checked by valv doctor against tenants' data-residency pins"`
 
 	TLS       TLS       `yaml:"tls"`
 	Database  Database  `yaml:"database"`

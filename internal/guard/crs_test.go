@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -563,6 +564,11 @@ func TestCRSRegressionCorpus(t *testing.T) {
 	}
 	if c.detection() < minDetection {
 		t.Errorf("tuned detection %.1f%% of stock is below %.0f%%", 100*c.detection(), 100*minDetection)
+	}
+	// The measures report states CorpusDetection: it must stay what this
+	// test measures (at the default paranoia level).
+	if pl == DefaultParanoiaLevel && math.Abs(c.detection()-CorpusDetection) > 0.0005 {
+		t.Errorf("measured detection %.4f differs from CorpusDetection %.4f: update the constant and docs/waf.md", c.detection(), CorpusDetection)
 	}
 	if os.Getenv(crsVerboseEnv) != "" {
 		for i, tc := range tests {

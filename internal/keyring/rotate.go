@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -430,4 +431,18 @@ func (k *Keyring) Rekey(ctx context.Context, current []string, n, t int) ([]stri
 		return nil, err
 	}
 	return newShares, nil
+}
+
+// KeySummary is how many value keys a tenant's keyset holds and when its
+// primary key was made (its creation, or its last rotation).
+func (k *Keyring) KeySummary(ctx context.Context, tenant string) (keys int, primarySince time.Time, err error) {
+	row, ks, err := k.loadRow(ctx, tenant)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	since := row.CreatedAt
+	if !row.RotatedAt.IsZero() {
+		since = row.RotatedAt
+	}
+	return len(ks.AEAD.KeysetInfo().GetKeyInfo()), since, nil
 }

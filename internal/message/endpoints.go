@@ -14,6 +14,7 @@ import (
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/notify"
 	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/region"
 	"github.com/valvhq/valv/internal/seal"
 	"github.com/valvhq/valv/internal/store"
 )
@@ -44,7 +45,9 @@ type EndpointView struct {
 	// Host is where messages go: the URL's host name.
 	Host    string `json:"host"`
 	Purpose string `json:"purpose"`
-	State   string `json:"state"`
+	// Region is where the endpoint is, as its tenant labelled it.
+	Region string `json:"region"`
+	State  string `json:"state"`
 	// Version changes with every change of the endpoint; an approval is of
 	// one version.
 	Version        int64     `json:"version"`
@@ -72,6 +75,9 @@ type EndpointInput struct {
 	// PinSHA256 is the hex SHA-256 of the endpoint's certificate (DER): the
 	// connection is accepted only with that certificate.
 	PinSHA256 string `json:"pin_sha256,omitempty"`
+	// Region is where the endpoint's receiver keeps what it gets (se-sto,
+	// eu-north-1, ...); it must be inside the tenant's residency pin.
+	Region string `json:"region,omitempty"`
 }
 
 // Registered is a new endpoint with its signing secret, shown this once.
@@ -111,7 +117,7 @@ func endpointLocation(tenantID, id string) seal.Location {
 }
 
 func endpointView(r store.EndpointRow, cfg *endpointConfig) EndpointView {
-	v := EndpointView{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Host: r.Host, Purpose: r.Purpose, State: r.State, Version: r.Version,
+	v := EndpointView{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Host: r.Host, Purpose: r.Purpose, Region: r.Region, State: r.State, Version: r.Version,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, UpdatedAt: r.UpdatedAt}
 	if cfg != nil {
 		v.MutualTLS = cfg.ClientCert != ""
@@ -154,8 +160,15 @@ func (s *Service) RegisterEndpoint(ctx context.Context, p authz.Principal, in En
 			fields = append(fields, problem.Field("/client_certificate", "invalid_certificate", "The certificate, key or pin is not valid."))
 		}
 	}
+	in.Region = strings.ToLower(strings.TrimSpace(in.Region))
+	if len(in.Region) > 64 {
+		fields = append(fields, problem.Field("/region", "invalid_region", "A region label is at most 64 characters, for example se-sto or eu-north-1."))
+	}
 	if len(fields) > 0 {
 		return Registered{}, problem.Invalid("invalid_endpoint", "The endpoint is not valid; see the fields.", fields...)
+	}
+	if err := s.checkRegion(ctx, tenantID, in.Region); err != nil {
+		return Registered{}, err
 	}
 	secret, err := notify.GenerateWebhookSecret(nil)
 	if err != nil {
@@ -164,7 +177,7 @@ func (s *Service) RegisterEndpoint(ctx context.Context, p authz.Principal, in En
 	cfg := endpointConfig{URL: in.URL, Secret: string(secret), ClientCert: in.ClientCertificate, ClientKey: in.ClientKey, Pin: in.PinSHA256}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	row := store.EndpointRow{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()).String(), Name: in.Name, Host: host, Purpose: in.Purpose,
-		State: EndpointPending, Version: 1, CreatedBy: p.ID, CreatedAt: now, UpdatedAt: now}
+		State: EndpointPending, Version: 1, CreatedBy: p.ID, CreatedAt: now, UpdatedAt: now, Region: in.Region}
 	if row.Config, err = s.sealConfig(ctx, tenantID, row.ID, cfg); err != nil {
 		return Registered{}, err
 	}
@@ -176,6 +189,24 @@ func (s *Service) RegisterEndpoint(ctx context.Context, p authz.Principal, in En
 		return Registered{}, err
 	}
 	return Registered{Endpoint: endpointView(row, &cfg), Secret: string(secret)}, nil
+}
+
+// checkRegion refuses an endpoint region outside the tenant's residency
+// pin (ENV-2). An endpoint without a region is outside every pin.
+func (s *Service) checkRegion(ctx context.Context, tenantID, label string) error {
+	if s.pins == nil {
+		return nil
+	}
+	pin, err := s.pins.Pin(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if err := region.Check(pin, label); err != nil {
+		audit.Detail(ctx, "refused", "region_not_allowed")
+		return problem.Invalid("region_not_allowed", "The destination is outside the region your organisation's data must stay in: "+err.Error()+".",
+			problem.Field("/region", "region_not_allowed", "Give the region the receiver keeps the data in (for example se-sto or eu-north-1); it must be inside "+region.Describe(pin)+"."))
+	}
+	return nil
 }
 
 func (s *Service) sealConfig(ctx context.Context, tenantID, id string, cfg endpointConfig) ([]byte, error) {

@@ -204,6 +204,10 @@ func (s *Service) Send(ctx context.Context, p authz.Principal, req SendRequest) 
 		case ep.Purpose != PurposeSend:
 			return Message{}, s.refuse(ctx, tenantID, "endpoint_not_for_sending")
 		}
+		if err := s.checkRegion(ctx, tenantID, ep.Region); err != nil {
+			// The tenant's pin changed after the endpoint was approved.
+			return Message{}, err
+		}
 	} else {
 		var err error
 		recipient, err = s.db.Reader().TenantBySlug(ctx, to.Tenant)

@@ -30,6 +30,11 @@ type Alerts interface {
 	DestinationRefused(ctx context.Context, tenantID, code string)
 }
 
+// Pins reads a tenant's data-residency pin (eu-eea, se or none; ENV-2).
+type Pins interface {
+	Pin(ctx context.Context, tenantID string) (string, error)
+}
+
 // Sender makes one delivery attempt (Transport).
 type Sender interface {
 	Send(ctx context.Context, d Delivery) (Result, error)
@@ -63,7 +68,9 @@ type Options struct {
 	MaxSize int64
 	// Kick, when set, is called after a message is queued, so that it is
 	// delivered at once rather than at the next poll.
-	Kick   func()
+	Kick func()
+	// Pins, when set, holds endpoints to the tenant's residency pin.
+	Pins   Pins
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -82,6 +89,7 @@ type Service struct {
 	workers  int
 	maxSize  int64
 	kick     func()
+	pins     Pins
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -113,7 +121,7 @@ func New(o Options) *Service {
 		o.Node = "node"
 	}
 	return &Service{db: o.DB, keys: o.Keys, trail: o.Trail, docs: o.Documents, alerts: o.Alerts, sender: o.Sender, node: o.Node,
-		retryFor: o.RetryFor, timeout: o.Timeout, workers: o.Workers, maxSize: o.MaxSize, kick: o.Kick, log: o.Logger, now: o.Now}
+		retryFor: o.RetryFor, timeout: o.Timeout, workers: o.Workers, maxSize: o.MaxSize, kick: o.Kick, pins: o.Pins, log: o.Logger, now: o.Now}
 }
 
 // Boxes, peers and states.

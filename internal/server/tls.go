@@ -132,6 +132,10 @@ func fingerprint(der []byte) string {
 
 // TLSConfig is the server's TLS configuration: TLS 1.2 or 1.3 only, and in
 // 1.2 only forward-secret AEAD suites (ENC-5).
+// HSTS is the Strict-Transport-Security header every response carries:
+// browsers use only HTTPS for two years.
+const HSTS = "max-age=63072000; includeSubDomains"
+
 func TLSConfig(cert tls.Certificate, minVersion string) *tls.Config {
 	v := uint16(tls.VersionTLS12)
 	if minVersion == "1.3" {

@@ -22,14 +22,16 @@ type EndpointRow struct {
 	DecidedBy string
 	DecidedAt time.Time
 	UpdatedAt time.Time
+	// Region is where the endpoint is, a label such as se-sto (ENV-2).
+	Region string
 }
 
-const endpointColumns = "tenant_id, id, name, host, purpose, state, version, config, created_by, created_at, decided_by, decided_at, updated_at"
+const endpointColumns = "tenant_id, id, name, host, purpose, state, version, config, created_by, created_at, decided_by, decided_at, updated_at, region"
 
 func scanEndpoint(s interface{ Scan(...any) error }, r *EndpointRow) error {
 	var created, decided, updated int64
 	if err := s.Scan(&r.TenantID, &r.ID, &r.Name, &r.Host, &r.Purpose, &r.State, &r.Version, &r.Config, &r.CreatedBy, &created,
-		&r.DecidedBy, &decided, &updated); err != nil {
+		&r.DecidedBy, &decided, &updated, &r.Region); err != nil {
 		return err
 	}
 	r.CreatedAt, r.DecidedAt, r.UpdatedAt = fromMicros(created), fromMicros(decided), fromMicros(updated)
@@ -38,9 +40,9 @@ func scanEndpoint(s interface{ Scan(...any) error }, r *EndpointRow) error {
 
 // InsertEndpoint adds an endpoint.
 func (t *Tx) InsertEndpoint(ctx context.Context, r EndpointRow) error {
-	_, err := t.exec(ctx, `INSERT INTO message_endpoints (`+endpointColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	_, err := t.exec(ctx, `INSERT INTO message_endpoints (`+endpointColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		r.TenantID, r.ID, r.Name, r.Host, r.Purpose, r.State, r.Version, r.Config, r.CreatedBy, micros(r.CreatedAt),
-		r.DecidedBy, micros(r.DecidedAt), micros(r.UpdatedAt))
+		r.DecidedBy, micros(r.DecidedAt), micros(r.UpdatedAt), r.Region)
 	return classify(err)
 }
 

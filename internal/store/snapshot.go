@@ -33,7 +33,7 @@ var backupTables = []string{
 // throttles, the guard's counters, automatic blocks and queued alerts), and
 // the migration tool's own bookkeeping (the manifest records the schema
 // version instead).
-var skippedTables = []string{"sessions", "auth_tokens", "login_throttle", "guard_sources", "guard_counters", "guard_alerts", versionTable}
+var skippedTables = []string{"sessions", "auth_tokens", "login_throttle", "guard_sources", "guard_counters", "guard_alerts", "doctor_runs", versionTable}
 
 // SkippedTables returns the tables backups leave out.
 func SkippedTables() []string { return append([]string(nil), skippedTables...) }

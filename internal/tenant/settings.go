@@ -10,6 +10,7 @@ import (
 	"github.com/valvhq/valv/internal/audit"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/region"
 	"github.com/valvhq/valv/internal/store"
 )
 
@@ -62,8 +63,8 @@ func (s Settings) Validate() error {
 	if d := time.Duration(s.IdleTimeout); d < 5*time.Minute || d > 12*time.Hour {
 		fields = append(fields, problem.Field("/idle_timeout", "out_of_range", "The idle timeout must be between 5 minutes and 12 hours."))
 	}
-	if s.Region == "" {
-		fields = append(fields, problem.Field("/region", "required", "A data-residency region is required, for example eu-eea."))
+	if !region.ValidPin(s.Region) {
+		fields = append(fields, problem.Field("/region", "invalid_region", "Use eu-eea (data stays in the EU/EEA), se (in Sweden) or none (not pinned)."))
 	}
 	if s.AuditRetentionDays < 30 || s.AuditRetentionDays > 3650 {
 		fields = append(fields, problem.Field("/audit_retention_days", "out_of_range", "Keep the audit trail between 30 days and 10 years."))
@@ -84,6 +85,8 @@ type SettingsPatch struct {
 	Language           *string   `json:"language"`
 	PayloadHistory     *bool     `json:"payload_history"`
 	AuditRetentionDays *int      `json:"audit_retention_days"`
+	// Region pins the tenant's data to eu-eea, se or none (ENV-2); owners only.
+	Region *string `json:"region"`
 	// OperatorAccessConsent: an owner must consent to operator access.
 	OperatorAccessConsent *bool `json:"operator_access_consent"`
 	// PurgeHistory, with payload_history false, also deletes the history kept so far.
@@ -129,13 +132,17 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 		// decision, as consenting is (OPS-3).
 		return Settings{}, problem.Forbidden("owner_only", "Only an owner can change whether operator access needs the organisation's consent.")
 	}
+	if patch.Region != nil && !authz.Decide(p, authz.AccessConsent, authz.Resource{TenantID: tenantID}, s.now()).Allowed {
+		// Where the organisation's data may be is the owners' decision.
+		return Settings{}, problem.Forbidden("owner_only", "Only an owner can change the data-residency region.")
+	}
 	if patch.PurgeHistory && (patch.PayloadHistory == nil || *patch.PayloadHistory) {
 		return Settings{}, problem.Invalid("purge_needs_history_off", "History can only be purged when payload history is switched off.",
 			problem.Field("/purge_history", "purge_needs_history_off", "Send payload_history: false with purge_history: true."))
 	}
 	for name, set := range map[string]bool{"idle_timeout": patch.IdleTimeout != nil, "require_2fa": patch.Require2FA != nil,
 		"language": patch.Language != nil, "payload_history": patch.PayloadHistory != nil, "audit_retention_days": patch.AuditRetentionDays != nil,
-		"operator_access_consent": patch.OperatorAccessConsent != nil} {
+		"operator_access_consent": patch.OperatorAccessConsent != nil, "region": patch.Region != nil} {
 		if set {
 			audit.Detail(ctx, "set."+name, "yes")
 		}
@@ -148,6 +155,9 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 	}
 	if patch.OperatorAccessConsent != nil {
 		audit.Detail(ctx, "operator_access_consent", onOff(*patch.OperatorAccessConsent))
+	}
+	if patch.Region != nil && region.ValidPin(*patch.Region) {
+		audit.Detail(ctx, "region", *patch.Region)
 	}
 	var out Settings
 	err := s.audit.Do(ctx, audit.Description{Action: "tenant.settings.update"}, func(tx *store.Tx) error {
@@ -178,6 +188,9 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 		}
 		if patch.OperatorAccessConsent != nil {
 			st.OperatorAccessConsent = *patch.OperatorAccessConsent
+		}
+		if patch.Region != nil {
+			st.Region = *patch.Region
 		}
 		if err := st.Validate(); err != nil {
 			return err
@@ -213,4 +226,27 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// Pins returns every tenant's data-residency pin, by tenant id (ENV-2).
+func (s *Service) Pins(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	after := ""
+	for {
+		rows, err := s.db.Reader().Tenants(ctx, after, MaxPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			st, err := parseSettings(r)
+			if err != nil {
+				return nil, err
+			}
+			out[r.ID] = st.Region
+		}
+		if len(rows) < MaxPage {
+			return out, nil
+		}
+		after = rows[len(rows)-1].ID
+	}
 }

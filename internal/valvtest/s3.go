@@ -28,7 +28,7 @@ const VersityVersion = "v1.8.0"
 const S3Bucket = "valv-backups"
 
 // S3Region is the region the harness gateway signs and answers for.
-const S3Region = "us-east-1"
+const S3Region = "eu-north-1"
 
 // S3ServerOptions adjust a harness S3 gateway.
 type S3ServerOptions struct {
