@@ -15,7 +15,7 @@ import (
 func (a *App) portal() (*web.Web, error) {
 	return web.New(web.Deps{Logger: a.log, Auth: a.Auth, Tenants: a.Tenants, Trail: a.Trail, Documents: a.Documents, Archive: a.Archive,
 		GDPR: a.GDPR, Messages: a.Messages, Access: a.Access, Console: console{a}, CheckJSON: a.checkJSON,
-		OperatorIdle: a.cfg.Auth.OperatorIdleTimeout, Now: a.now})
+		OperatorIdle: a.cfg.Auth.OperatorIdleTimeout, Environment: string(a.cfg.Environment), Now: a.now})
 }
 
 // console is the app's state as the operator console shows it.
@@ -68,6 +68,13 @@ func (c console) Status(ctx context.Context, p authz.Principal) (web.ConsoleStat
 	}
 	if st.WAFBlocks, err = c.wafPerDay(ctx); err != nil {
 		return st, err
+	}
+	run, ok, err := a.LastDoctorRun(ctx)
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		st.Doctor = &web.DoctorRun{RanAt: run.RanAt, Findings: run.Findings}
 	}
 	return st, nil
 }

@@ -90,7 +90,7 @@ func TestPortalAccess(t *testing.T) {
 				t.Errorf("the member's menu shows %s", hidden)
 			}
 		}
-		for _, path := range []string{"/users", "/keys", "/settings", "/audit", "/console", "/console/tenants"} {
+		for _, path := range []string{"/users", "/keys", "/settings", "/audit", "/reports", "/console", "/console/tenants"} {
 			if r := member.do("GET", path, nil); r.Status != http.StatusForbidden {
 				t.Errorf("member GET %s = %d", path, r.Status)
 			}
@@ -119,6 +119,27 @@ func TestPortalAccess(t *testing.T) {
 		}
 		if r := ownerA.do("GET", "/console", nil); r.Status != http.StatusForbidden {
 			t.Errorf("owner GET /console = %d", r.Status)
+		}
+	})
+
+	t.Run("the measures report, the region and the environment banner", func(t *testing.T) {
+		body := string(ownerA.must(200, "GET", "/reports", nil).Body)
+		if !strings.Contains(body, `href="/api/v1/reports/measures?format=zip&amp;lang=sv"`) || !strings.Contains(body, `class="env-banner"`) {
+			t.Errorf("the reports page lacks the download or the test banner:\n%s", body)
+		}
+		z := ownerA.must(200, "GET", "/api/v1/reports/measures?format=zip&lang=sv", nil)
+		if z.Header.Get("Content-Type") != "application/zip" {
+			t.Errorf("the download is %s", z.Header.Get("Content-Type"))
+		}
+		v := url.Values{"csrf": {ownerA.csrfOf("/settings")}, "region": {"se"}, "language": {"sv"}, "idle_minutes": {"120"}, "audit_retention_days": {"365"}, "payload_history": {"on"}}
+		ownerA.form("/settings", v, "same-origin")
+		var st struct{ Region string }
+		ownerA.must(200, "GET", "/api/v1/tenant/settings", nil).json(t, &st)
+		if st.Region != "se" {
+			t.Errorf("the owner's region choice was not kept: %q", st.Region)
+		}
+		if strings.Contains(string(op.must(200, "GET", "/console", nil).Body), "console.doctor") {
+			t.Error("the console shows an untranslated label")
 		}
 	})
 

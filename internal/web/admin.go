@@ -12,6 +12,7 @@ import (
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/message"
 	"github.com/valvhq/valv/internal/problem"
+	"github.com/valvhq/valv/internal/region"
 	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/tenant"
 )
@@ -163,6 +164,8 @@ type settingsView struct {
 	S           tenant.Settings
 	IdleMinutes int
 	CanEdit     bool
+	// Regions are the data-residency pins an owner can choose.
+	Regions []string
 }
 
 func (w *Web) settings(rw http.ResponseWriter, r *http.Request, pg *page) error {
@@ -171,7 +174,7 @@ func (w *Web) settings(rw http.ResponseWriter, r *http.Request, pg *page) error 
 		return err
 	}
 	pg.Title = "settings.title"
-	pg.Data = settingsView{S: s, IdleMinutes: int(time.Duration(s.IdleTimeout) / time.Minute), CanEdit: pg.Can("tenant.settings.update")}
+	pg.Data = settingsView{S: s, IdleMinutes: int(time.Duration(s.IdleTimeout) / time.Minute), CanEdit: pg.Can("tenant.settings.update"), Regions: region.Pins}
 	return w.show(rw, "settings", pg)
 }
 
@@ -182,6 +185,10 @@ func (w *Web) updateSettings(rw http.ResponseWriter, r *http.Request, pg *page) 
 		OperatorAccessConsent: on("operator_access_consent"), PurgeHistory: f.Get("purge_history") == "on"}
 	if lang := f.Get("language"); lang != "" {
 		patch.Language = &lang
+	}
+	if f.Has("region") { // the owners' form only
+		reg := f.Get("region")
+		patch.Region = &reg
 	}
 	if m := f.Get("idle_minutes"); m != "" {
 		n, err := strconv.Atoi(m)

@@ -25,6 +25,8 @@ type page struct {
 	// not logged in); the idle warning script reads it.
 	Idle int
 	Data any
+	// Environment is set when the installation is not production.
+	Environment string
 
 	now  time.Time
 	r    *http.Request
@@ -33,6 +35,9 @@ type page struct {
 
 func (w *Web) newPage(rw http.ResponseWriter, r *http.Request) *page {
 	pg := &page{Lang: language(r), Path: r.URL.Path, P: authz.PrincipalFrom(r.Context()), now: w.now(), r: r, zone: stockholm}
+	if w.d.Environment != "" && w.d.Environment != "production" {
+		pg.Environment = w.d.Environment
+	}
 	if pg.P.Kind == authz.User || pg.P.Kind == authz.Operator {
 		pg.CSRF = csrfToken(sessionOf(r))
 		pg.Idle = int(w.idle(r, pg.P).Seconds())

@@ -24,6 +24,7 @@ import (
 	"github.com/valvhq/valv/internal/auth"
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/call"
+	"github.com/valvhq/valv/internal/doctor"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/message"
@@ -58,6 +59,14 @@ type ConsoleStatus struct {
 	Blocks       []Block
 	// WAFBlocks are the attacks the WAF refused per day, oldest first.
 	WAFBlocks []DayCount
+	// Doctor is the last run of the doctor's checks (nil before the first).
+	Doctor *DoctorRun
+}
+
+// DoctorRun is the doctor's last findings (EVD-2), worst first.
+type DoctorRun struct {
+	RanAt    time.Time
+	Findings []doctor.Finding
 }
 
 // Job is one scheduled job's last run.
@@ -118,7 +127,10 @@ type Deps struct {
 	// OperatorIdle is how long an operator's session lives without a
 	// request (tenants set their own).
 	OperatorIdle time.Duration
-	Now          func() time.Time
+	// Environment is production, test or development; the others show a
+	// banner on every page (ENV-1).
+	Environment string
+	Now         func() time.Time
 }
 
 // Web is the portal and the operator console.
@@ -357,6 +369,7 @@ func (w *Web) Routes() []server.Route {
 	rs = append(rs, w.adminRoutes()...)
 	rs = append(rs, w.gdprRoutes()...)
 	rs = append(rs, w.consoleRoutes()...)
+	rs = append(rs, w.route("GET", "/reports", "portal.reports", user, w.reports))
 	return rs
 }
 

@@ -11,9 +11,12 @@ import (
 
 	"github.com/valvhq/valv/internal/access"
 	"github.com/valvhq/valv/internal/authz"
+	"github.com/valvhq/valv/internal/doctor"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/message"
+	"github.com/valvhq/valv/internal/region"
+	"github.com/valvhq/valv/internal/tenant"
 )
 
 // keysIn finds the message keys a text uses literally.
@@ -206,10 +209,10 @@ func TestPagesRender(t *testing.T) {
 		"login": loginView{}, "mfa": mfaView{Methods: []string{"totp", "email", "passkey"}}, "setup": setupView{AskEmail: true},
 		"forgot": nil, "error": map[string]any{"Status": 404, "RequestID": "r1"}, "home": homeView{Chart: monthlyChart(&page{Lang: "sv"}, time.Now(), nil)},
 		"documents": documentsView{CanCreate: true, Items: []document.Summary{{ID: "d1", Archive: "standard"}}}, "document": documentView{},
-		"users": usersView{Roles: roles}, "keys": keysView{New: "valv_x"}, "settings": settingsView{CanEdit: true}, "audit": auditView{},
+		"users": usersView{Roles: roles}, "keys": keysView{New: "valv_x"}, "settings": settingsView{CanEdit: true, S: tenant.DefaultSettings(), Regions: region.Pins}, "reports": reportsView{Formats: []string{"zip", "pdf"}}, "audit": auditView{},
 		"messages": messagesView{Box: "inbox"}, "message": message.Message{Box: "inbox"}, "account": accountView{},
 		"gdpr": gdprView{Kinds: requestKinds}, "gdpr_request": gdpr.View{Kind: "access", Status: "completed"},
-		"console": consoleView{}, "tenants": tenantsView{}, "access": accessView{}, "access_request": accessRequestView{R: access.Request{State: "pending"}},
+		"console": consoleView{S: ConsoleStatus{Doctor: &DoctorRun{Findings: []doctor.Finding{{Check: "x", Severity: "critical"}, {Check: "y", Severity: "warning"}, {Check: "z", Severity: "info"}}}}}, "tenants": tenantsView{}, "access": accessView{}, "access_request": accessRequestView{R: access.Request{State: "pending"}},
 	}
 	for name := range w.pages {
 		d, ok := data[name]
@@ -220,7 +223,7 @@ func TestPagesRender(t *testing.T) {
 		for _, lang := range []string{"sv", "en"} {
 			for _, p := range []authz.Principal{{Kind: authz.User, TenantID: "t", Role: authz.Owner}, {Kind: authz.Operator, Role: authz.RoleSecurity}} {
 				r := httptest.NewRequest("GET", "/x", nil)
-				pg := &page{Lang: lang, Title: "home.title", P: p, Data: d, r: r, zone: stockholm, now: time.Now()}
+				pg := &page{Lang: lang, Title: "home.title", P: p, Data: d, r: r, zone: stockholm, now: time.Now(), Environment: "test"}
 				rec := httptest.NewRecorder()
 				w.render(rec, 200, name, pg)
 				if rec.Code != 200 {
