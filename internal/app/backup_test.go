@@ -189,6 +189,19 @@ func TestBackupRoundTrip(t *testing.T) {
 				t.Fatalf("restore into postgres: %v", err)
 			}
 			compareDumps(t, before, dumpDB(t, openRestored(t, dest)))
+			// A backup of a test installation is not restored as production
+			// (nor a production one as development: ENV-1).
+			other := ts.app.Config()
+			other.DataDir, other.Environment = filepath.Join(t.TempDir(), "prod"), config.Production
+			other.Database = config.Database{Driver: "sqlite", MaxOpenConns: 2, AutoMigrate: true}
+			other.Keys.File, other.Documents.AllowUnscanned = "", false
+			if _, err := RestoreBackup(ctx, RestoreRequest{Source: ts.app.Config(), Target: "primary", Dest: other}); err == nil ||
+				!strings.Contains(err.Error(), "a production installation refuses it") {
+				t.Fatalf("a test backup restored into production: %v", err)
+			}
+			if entries, _ := os.ReadDir(other.DataDir); len(entries) > 0 {
+				t.Errorf("the refused restore left %d files behind", len(entries))
+			}
 			// Restoring into the running installation itself is refused.
 			if _, err := RestoreBackup(ctx, RestoreRequest{Source: ts.app.Config(), Dest: ts.app.Config()}); err == nil {
 				t.Fatal("restore into the running installation was not refused")
