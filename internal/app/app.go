@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver ("pgx")
@@ -102,6 +103,14 @@ type App struct {
 	webhookRoots   *x509.CertPool // messages.ca_file: endpoints' and the guard webhook's roots
 	shield         shield
 	guardHookKey   []byte
+	// served is the certificate the server serves, once it is built.
+	served atomic.Pointer[servedCert]
+}
+
+// servedCert is the certificate in use and whether Valv made it.
+type servedCert struct {
+	leaf       *x509.Certificate
+	selfSigned bool
 }
 
 // policies adapts the tenant service to authentication's view of it.
@@ -197,6 +206,7 @@ func (a *App) buildServices() error {
 		return err
 	}
 	a.Tenants = tenant.NewService(a.db, a.Keys, a.Auth, a.Auth, a.Trail, a.now)
+	a.Tenants.CheckPinsWith(a.pinKept)
 	scanner, err := a.scanner()
 	if err != nil {
 		return err
@@ -292,6 +302,13 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 }
 
 func (a *App) prepareSchema(ctx context.Context, opts Options) error {
+	// Before any migration: another environment's database is refused
+	// untouched (ENV-1), also by 'valv migrate'.
+	if inst, err := a.db.Reader().Installation(ctx); err == nil {
+		if err := environmentMismatch(inst.Environment, a.cfg.Environment, "the database"); err != nil {
+			return err
+		}
+	}
 	if opts.SkipMigrations {
 		return nil
 	}
@@ -369,6 +386,9 @@ func (a *App) Server() (*server.Server, server.Certificate, error) {
 	cert, err := server.LoadCertificate(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile, a.cfg.DataDir, certificateHosts(a.cfg.Listen), a.now())
 	if err != nil {
 		return nil, server.Certificate{}, err
+	}
+	if leaf, err := x509.ParseCertificate(cert.TLS.Certificate[0]); err == nil {
+		a.served.Store(&servedCert{leaf: leaf, selfSigned: cert.SelfSigned})
 	}
 	if _, err := a.firewall(); err != nil {
 		return nil, server.Certificate{}, err

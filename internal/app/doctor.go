@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/doctor"
-	"github.com/valvhq/valv/internal/server"
 	"github.com/valvhq/valv/internal/store"
 )
 
@@ -90,17 +88,12 @@ func (a *App) doctorFacts(ctx context.Context) (doctor.Facts, error) {
 		return f, err
 	}
 	f.KeyProvider, f.KeyHolders, f.Threshold = st.Provider, st.Shares, st.Threshold
-	if cert, err := server.LoadCertificate(c.TLS.CertFile, c.TLS.KeyFile, c.DataDir, certificateHosts(c.Listen), now); err == nil {
-		f.CertSelfSigned = cert.SelfSigned
-		if len(cert.TLS.Certificate) > 0 {
-			leaf, err := x509.ParseCertificate(cert.TLS.Certificate[0])
-			if err != nil {
-				return f, fmt.Errorf("server certificate: %w", err)
-			}
-			f.CertNotAfter = leaf.NotAfter
-		}
-	} else {
+	leaf, selfSigned, err := a.certificateInUse()
+	if err != nil {
 		return f, fmt.Errorf("server certificate: %w", err)
+	}
+	if leaf != nil {
+		f.CertSelfSigned, f.CertNotAfter = selfSigned, leaf.NotAfter
 	}
 	bf, err := a.backupFacts(ctx)
 	if err != nil {

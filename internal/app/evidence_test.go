@@ -239,6 +239,12 @@ func TestEnvironments(t *testing.T) {
 	if _, err := open(copied, config.Development); err == nil || !strings.Contains(err.Error(), "production installation") {
 		t.Fatalf("a development installation opened a production database: %v", err)
 	}
+	// ... also to migrate it (valv migrate).
+	cfg := testConfig(copied)
+	cfg.Environment = config.Development
+	if _, err := Open(ctx, Options{Config: cfg, SkipMigrations: true}); err == nil || !strings.Contains(err.Error(), "production installation") {
+		t.Fatalf("valv migrate in development opened a production database: %v", err)
+	}
 	// And production refuses a development data set.
 	dev := t.TempDir()
 	a, err = open(dev, config.Development)
@@ -344,8 +350,9 @@ func TestResidency(t *testing.T) {
 			t.Errorf("refusal does not say why: %q", tr.Error)
 		}
 	}
-	if entries, _ := os.ReadDir(filepath.Join(dir, "c")); len(entries) > 0 {
-		t.Errorf("something was written to the refused target: %s", entries[0].Name())
+	// Only the erasure ledger (tokens) goes there, never a backup.
+	if entries, _ := os.ReadDir(filepath.Join(dir, "c")); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() != "ledger" }) {
+		t.Errorf("a backup was written to the refused target: %v", entries)
 	}
 
 	for _, label := range []string{"us-east-1", "uksouth", "", "mars-1"} {
@@ -356,11 +363,12 @@ func TestResidency(t *testing.T) {
 	}
 	owner.must(201, "POST", "/api/v1/message-endpoints", map[string]string{"name": "Partner", "url": "https://partner.example/in", "region": "de-fra"})
 
-	// A pin to Sweden refuses Germany; unpinned accepts anywhere.
-	owner.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"region": "se"})
-	if r := owner.do("POST", "/api/v1/message-endpoints", map[string]string{"name": "Partner", "url": "https://partner.example/in", "region": "de-fra"}); r.code() != "region_not_allowed" {
-		t.Errorf("a Sweden pin accepted Germany: %d %s", r.Status, r.Body)
+	// A pin the installation cannot keep (a backup target is abroad) is
+	// refused: one owner's choice must not stop every tenant's backups.
+	if r := owner.do("PATCH", "/api/v1/tenant/settings", map[string]any{"region": "se"}); r.code() != "region_not_kept" || !strings.Contains(string(r.Body), "abroad") {
+		t.Errorf("a Sweden pin with a target abroad: %d %s", r.Status, r.Body)
 	}
+	owner.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"region": "eu-eea"}) // unchanged: fine
 	owner.must(400, "PATCH", "/api/v1/tenant/settings", map[string]any{"region": "mars"})
 	owner.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"region": "none"})
 	owner.must(201, "POST", "/api/v1/message-endpoints", map[string]string{"name": "Partner", "url": "https://partner.example/in", "region": "us-east-1"})

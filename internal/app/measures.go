@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/valvhq/valv/internal/audit"
@@ -145,18 +145,14 @@ func (a *App) measureTransport(out *report.Transport) error {
 		out.CipherSuites = append(out.CipherSuites, tls.CipherSuiteName(id))
 	}
 	out.HSTS = server.HSTS
-	cert, err := server.LoadCertificate(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile, a.cfg.DataDir, certificateHosts(a.cfg.Listen), a.now())
+	leaf, selfSigned, err := a.certificateInUse()
 	if err != nil {
 		return fmt.Errorf("server certificate: %w", err)
 	}
-	if len(cert.TLS.Certificate) > 0 {
-		leaf, err := x509.ParseCertificate(cert.TLS.Certificate[0])
-		if err != nil {
-			return fmt.Errorf("server certificate: %w", err)
-		}
+	if leaf != nil {
 		sum := sha256.Sum256(leaf.Raw)
 		out.Certificate = report.Certificate{Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), NotAfter: leaf.NotAfter.UTC(),
-			SelfSigned: cert.SelfSigned, SHA256: hex.EncodeToString(sum[:])}
+			SelfSigned: selfSigned, SHA256: hex.EncodeToString(sum[:])}
 	}
 	return nil
 }
@@ -378,7 +374,11 @@ func (a *App) measureRetention(ctx context.Context, tenantID string, out *report
 
 func (a *App) measureFirewall(ctx context.Context, from, to time.Time, out *report.Firewall) error {
 	g := a.cfg.Guard
-	*out = report.Firewall{Mode: "blocking", RuleSet: "OWASP Core Rule Set 4 (Coraza), tuned for Valv's API", ParanoiaLevel: g.ParanoiaLevel,
+	mode := "blocking"
+	if g.InboundThreshold >= 100 {
+		mode = "detection"
+	}
+	*out = report.Firewall{Mode: mode, RuleSet: "OWASP Core Rule Set 4 (Coraza), tuned for Valv's API", ParanoiaLevel: g.ParanoiaLevel,
 		InboundThreshold: g.InboundThreshold, Detection: guard.CorpusDetection, WindowSeconds: int64(g.Window / time.Second),
 		AddressLimit: g.AddressLimit, KeyLimit: g.KeyLimit, UserLimit: g.UserLimit, TenantLimit: g.TenantLimit, AutoBlock: g.BlockAfter > 0}
 	cursor := ""
@@ -481,10 +481,9 @@ func (a *App) measureRequests(ctx context.Context, tenantID string, from, to tim
 				if !r.CompletedAt.Before(from) && !r.CompletedAt.After(to) {
 					out.CompletedInPeriod++
 				}
-			case "failed", "cancelled":
-			default:
+			default: // queued, running, retrying, failed: still owed
 				deadline, _ := time.Parse(time.DateOnly, r.Deadline)
-				out.Open = append(out.Open, report.OpenRequest{ID: r.ID, Kind: r.Kind, Received: r.ReceivedAt.UTC(), Deadline: deadline,
+				out.Open = append(out.Open, report.OpenRequest{Kind: r.Kind, Received: r.ReceivedAt.UTC(), Deadline: deadline,
 					Overdue: r.Deadline < today})
 			}
 		}
@@ -498,6 +497,9 @@ func (a *App) measureRequests(ctx context.Context, tenantID string, from, to tim
 }
 
 func (a *App) measureResidency(ctx context.Context, tenantID, pin string, out *report.Residency) error {
+	if !region.ValidPin(pin) {
+		pin = region.EEA // what Allowed enforces for a missing or unknown pin
+	}
 	out.Pin = pin
 	if pin == region.None {
 		out.Pin = ""
@@ -516,7 +518,7 @@ func (a *App) measureResidency(ctx context.Context, tenantID, pin string, out *r
 	}
 	for _, e := range eps {
 		if e.State == "approved" || e.State == "pending" {
-			add("endpoint", e.Name+" ("+strings.ToLower(e.Host)+")", e.Region)
+			add("endpoint", "endpoint "+e.ID, e.Region)
 		}
 	}
 	return nil
@@ -533,4 +535,18 @@ func (a *App) MeasuresFile(ctx context.Context, p authz.Principal, tenantRef str
 		return report.Bundle(ctx, m, lang, a.Trail)
 	}
 	return report.Render(ctx, m, format, lang, a.Trail)
+}
+
+// certificateInUse is the certificate the server serves; outside the
+// server (the CLI), the one it would load, read without making one. A nil
+// leaf means there is none yet.
+func (a *App) certificateInUse() (leaf *x509.Certificate, selfSigned bool, err error) {
+	if s := a.served.Load(); s != nil {
+		return s.leaf, s.selfSigned, nil
+	}
+	leaf, selfSigned, err = server.ReadLeaf(a.cfg.TLS.CertFile, a.cfg.DataDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, selfSigned, nil
+	}
+	return leaf, selfSigned, err
 }

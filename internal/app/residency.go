@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/valvhq/valv/internal/region"
 )
@@ -31,4 +32,21 @@ func (a *App) strictestPin(ctx context.Context) (string, error) {
 		list = append(list, p)
 	}
 	return region.Strictest(list...), nil
+}
+
+// pinKept says why the installation cannot keep a tenant's data inside
+// pin: its storage, or a backup target, is outside it. Without this
+// check one owner's stricter pin would stop every tenant's backups.
+func (a *App) pinKept(pin string) error {
+	if a.cfg.Region != "" {
+		if err := region.Check(pin, a.cfg.Region); err != nil {
+			return fmt.Errorf("its storage: %w", err)
+		}
+	}
+	for _, t := range a.cfg.Backup.Targets {
+		if err := region.Check(pin, t.Region); err != nil {
+			return fmt.Errorf("backup target %s: %w", t.Name, err)
+		}
+	}
+	return nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/valvhq/valv/internal/gdpr"
 	"github.com/valvhq/valv/internal/keyring"
-	"github.com/valvhq/valv/internal/region"
 	"github.com/valvhq/valv/internal/store"
 )
 
@@ -325,18 +324,13 @@ func (s *Service) SyncLedger(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pin := region.None
-	if s.o.Pin != nil {
-		if pin, err = s.o.Pin(ctx); err != nil {
-			return 0, err
-		}
-	}
+	// Every target gets the ledger, also one refused for backups by a
+	// residency pin (it holds tokens, no personal data): a backup written
+	// there before the pin changed must still be restored without the
+	// erased data (GDPR-5).
 	written := 0
 	var errs []error
 	for _, t := range s.o.Targets {
-		if region.Check(pin, t.Region()) != nil {
-			continue // refused for backups: nothing of the tenants' goes there (ENV-2)
-		}
 		keys, err := t.List(ctx, ledgerPrefix)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target %s: %w", t.Name(), err))

@@ -144,8 +144,8 @@ you are checking. Needs no running Valv and no configuration.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.Stdout, "OK: %s is the %s measures report of tenant %s (language %s), generated %s, signed by %s.\n",
-				args[0], st.Format, st.Tenant, st.Language, st.Generated.UTC().Format(time.RFC3339), strings.SplitN(key, "+", 2)[0])
+			fmt.Fprintf(e.Stdout, "OK: %s is the %s measures report of tenant %s (language %s), generated %s; the signature checks against the key given.\n",
+				args[0], st.Format, st.Tenant, st.Language, st.Generated.UTC().Format(time.RFC3339))
 			return nil
 		},
 	}

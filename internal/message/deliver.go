@@ -191,6 +191,13 @@ func (s *Service) send(ctx context.Context, m store.MessageRow) (string, Result,
 	if ep.State != EndpointApproved || ep.Purpose != want {
 		return "destination_not_agreed", Result{}, errors.New("the endpoint is not approved for this")
 	}
+	// The tenant's residency pin may have changed since the message was
+	// queued (ENV-2): every attempt, retry and resend checks it.
+	if ok, err := s.regionAllowed(ctx, m.TenantID, ep.Region); err != nil {
+		return "internal", Result{}, err
+	} else if !ok {
+		return "destination_not_agreed", Result{}, errors.New("the endpoint is outside the region the tenant's data must stay in")
+	}
 	cfg, err := s.openConfig(ctx, ep)
 	if err != nil {
 		return "internal", Result{}, err

@@ -191,8 +191,22 @@ func (s *Service) RegisterEndpoint(ctx context.Context, p authz.Principal, in En
 	return Registered{Endpoint: endpointView(row, &cfg), Secret: string(secret)}, nil
 }
 
+// regionAllowed reports whether an endpoint labelled label is inside the
+// tenant's residency pin (ENV-2). An endpoint without a region is outside
+// every pin.
+func (s *Service) regionAllowed(ctx context.Context, tenantID, label string) (bool, error) {
+	if s.pins == nil {
+		return true, nil
+	}
+	pin, err := s.pins.Pin(ctx, tenantID)
+	if err != nil {
+		return false, err
+	}
+	return region.Allowed(pin, label), nil
+}
+
 // checkRegion refuses an endpoint region outside the tenant's residency
-// pin (ENV-2). An endpoint without a region is outside every pin.
+// pin with a problem that says why.
 func (s *Service) checkRegion(ctx context.Context, tenantID, label string) error {
 	if s.pins == nil {
 		return nil

@@ -373,9 +373,13 @@ func (s *Service) pushEndpoint(ctx context.Context, tenantID string) (string, er
 		return "", err
 	}
 	for _, r := range rows {
-		if r.Purpose == PurposeInbox {
-			return r.ID, nil
+		if r.Purpose != PurposeInbox {
+			continue
 		}
+		if ok, err := s.regionAllowed(ctx, tenantID, r.Region); err != nil || !ok {
+			return "", err // outside the tenant's pin: nothing is pushed there
+		}
+		return r.ID, nil
 	}
 	return "", nil
 }

@@ -182,7 +182,9 @@ type RetentionRule struct {
 
 // Firewall is the web application firewall and rate limits (GRD-1, GRD-2).
 type Firewall struct {
-	Mode             string `json:"mode"` // "blocking"
+	// Mode is blocking, or detect-only when the anomaly threshold is so
+	// high (100 or more) that in effect nothing is blocked: "detection".
+	Mode             string `json:"mode"`
 	RuleSet          string `json:"rule_set"`
 	ParanoiaLevel    int    `json:"paranoia_level"`
 	InboundThreshold int    `json:"inbound_threshold"`
@@ -236,9 +238,11 @@ type Requests struct {
 	CompletedInPeriod int           `json:"completed_in_period"`
 }
 
-// OpenRequest is a request not yet completed and its legal deadline.
+// OpenRequest is a request not yet completed (or failed, and so still
+// owed) and its legal deadline. It names no one, and not even the request:
+// the report's readers include auditors and operators, who may not read
+// requests.
 type OpenRequest struct {
-	ID       string    `json:"id"`
 	Kind     string    `json:"kind"`
 	Received time.Time `json:"received"`
 	Deadline time.Time `json:"deadline"`
@@ -256,7 +260,9 @@ type Residency struct {
 // ResidencyTarget is one place the tenant's data is stored or sent.
 type ResidencyTarget struct {
 	// Kind is storage, backup or endpoint.
-	Kind   string `json:"kind"`
+	Kind string `json:"kind"`
+	// Name is the target's name, or an endpoint's id (its name and host
+	// are the tenant's own words, kept out of the report).
 	Name   string `json:"name"`
 	Region string `json:"region"`
 	// Country is the ISO 3166 code the region is in, "" when unknown.

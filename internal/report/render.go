@@ -509,13 +509,13 @@ func requestsSection(m *Measures, f formatter) section {
 	l, r := f.l, m.Requests
 	t := table{
 		Title:  l.OpenRequests,
-		Header: []string{l.ID, l.Kind, l.Received, l.Deadline, l.Overdue},
-		widths: []int{5, 5, 5, 5, 4},
+		Header: []string{l.Kind, l.Received, l.Deadline, l.Overdue},
+		widths: []int{7, 6, 6, 5},
 	}
 	for _, o := range r.Open {
 		t.Rows = append(t.Rows, tableRow{
 			Cells: []string{
-				orEmpty(l, o.ID), translate(l, l.RequestKinds, o.Kind), f.time(o.Received), f.time(o.Deadline), f.bool(o.Overdue),
+				translate(l, l.RequestKinds, o.Kind), f.time(o.Received), f.time(o.Deadline), f.bool(o.Overdue),
 			},
 			Warn: o.Overdue,
 		})

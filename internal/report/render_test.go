@@ -138,8 +138,8 @@ func fixtureMeasures() Measures {
 		},
 		Requests: Requests{
 			Open: []OpenRequest{
-				{ID: "req_01J0ABC", Kind: "access", Received: at("2026-03-02T09:15:00Z"), Deadline: at("2026-04-02T00:00:00Z")},
-				{ID: "req_01HZZ9", Kind: "erasure", Received: at("2026-01-20T08:00:00Z"), Deadline: at("2026-02-20T00:00:00Z"), Overdue: true},
+				{Kind: "access", Received: at("2026-03-02T09:15:00Z"), Deadline: at("2026-04-02T00:00:00Z")},
+				{Kind: "erasure", Received: at("2026-01-20T08:00:00Z"), Deadline: at("2026-02-20T00:00:00Z"), Overdue: true},
 			},
 			CompletedInPeriod: 5,
 		},

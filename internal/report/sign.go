@@ -162,11 +162,14 @@ func Bundle(ctx context.Context, m Measures, lang string, s Signer) (File, error
 		}
 		names = append(names, f.Name)
 	}
+	// The README names no key: a key shipped with the files proves
+	// nothing, since whoever forged the files could ship their own.
 	readme := fmt.Sprintf("Valv measures report of %s, generated %s.\n\n"+
 		"Each file has a signature beside it (.sig), made with the installation's audit key.\n"+
-		"Check one with:\n\n  valv report verify --key '%s' --signature %s.sig %s\n\n"+
-		"The key is also in the report (audit.verifier_key) and at GET /api/v1/audit/key.\n",
-		m.Tenant.Slug, m.Generated.UTC().Format(time.RFC3339), m.Audit.VerifierKey, names[len(names)-1], names[len(names)-1])
+		"Check one with:\n\n  valv report verify --key '<verifier key>' --signature %s.sig %s\n\n"+
+		"Take the verifier key from a source you trust: the installation's GET /api/v1/audit/key,\n"+
+		"or a copy you kept from its operators. Not from these files.\n",
+		m.Tenant.Slug, m.Generated.UTC().Format(time.RFC3339), names[len(names)-1], names[len(names)-1])
 	if err := add("README.txt", []byte(readme)); err != nil {
 		return File{}, err
 	}

@@ -33,6 +33,26 @@ type Certificate struct {
 	Path        string
 }
 
+// ReadLeaf reads the certificate Valv serves (certFile, or the
+// self-signed one under dataDir/tls) without ever making one: for reports
+// and checks made outside the server. selfSigned is true for the latter.
+func ReadLeaf(certFile, dataDir string) (leaf *x509.Certificate, selfSigned bool, err error) {
+	path := certFile
+	if path == "" {
+		path, selfSigned = filepath.Join(dataDir, "tls", "self-signed.crt"), true
+	}
+	raw, err := os.ReadFile(filepath.Clean(path))
+	if err != nil {
+		return nil, selfSigned, fmt.Errorf("read TLS certificate %s: %w", path, err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, selfSigned, fmt.Errorf("TLS certificate %s holds no PEM certificate", path)
+	}
+	leaf, err = x509.ParseCertificate(block.Bytes)
+	return leaf, selfSigned, err
+}
+
 // LoadCertificate loads certFile/keyFile, or when both are empty loads or
 // creates a self-signed certificate under dataDir/tls.
 func LoadCertificate(certFile, keyFile, dataDir string, hosts []string, now time.Time) (Certificate, error) {

@@ -132,9 +132,23 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 		// decision, as consenting is (OPS-3).
 		return Settings{}, problem.Forbidden("owner_only", "Only an owner can change whether operator access needs the organisation's consent.")
 	}
-	if patch.Region != nil && !authz.Decide(p, authz.AccessConsent, authz.Resource{TenantID: tenantID}, s.now()).Allowed {
-		// Where the organisation's data may be is the owners' decision.
-		return Settings{}, problem.Forbidden("owner_only", "Only an owner can change the data-residency region.")
+	if patch.Region != nil {
+		cur, err := s.SettingsOf(ctx, tenantID)
+		if err != nil {
+			return Settings{}, err
+		}
+		switch {
+		case *patch.Region == cur.Region:
+			patch.Region = nil // unchanged: anyone who may save settings may send it back
+		case !authz.Decide(p, authz.AccessConsent, authz.Resource{TenantID: tenantID}, s.now()).Allowed:
+			// Where the organisation's data may be is the owners' decision.
+			return Settings{}, problem.Forbidden("owner_only", "Only an owner can change the data-residency region.")
+		case region.ValidPin(*patch.Region) && s.pinCheck != nil:
+			if err := s.pinCheck(*patch.Region); err != nil {
+				return Settings{}, problem.Invalid("region_not_kept", "This installation cannot keep your data in "+region.Describe(*patch.Region)+": "+err.Error()+". Ask the operators.",
+					problem.Field("/region", "region_not_kept", "Choose a region the installation's storage and backups are in."))
+			}
+		}
 	}
 	if patch.PurgeHistory && (patch.PayloadHistory == nil || *patch.PayloadHistory) {
 		return Settings{}, problem.Invalid("purge_needs_history_off", "History can only be purged when payload history is switched off.",

@@ -78,7 +78,14 @@ type Service struct {
 	oidc     OIDC
 	audit    Auditor
 	now      func() time.Time
+	// pinCheck, when set, says why the installation cannot keep a pin.
+	pinCheck func(pin string) error
 }
+
+// CheckPinsWith makes settings refuse a data-residency pin the
+// installation cannot keep: f returns why (its storage or a backup target
+// is outside it), or nil.
+func (s *Service) CheckPinsWith(f func(pin string) error) { s.pinCheck = f }
 
 // Auditor writes a change together with its audit entry (the audit trail).
 type Auditor interface {
