@@ -213,6 +213,10 @@ func testOperatorAccess(t *testing.T, engine serverOption) {
 	g4 := file(op, map[string]string{"tenant": tA.ID, "scope": "audit", "reason": "Ticket 4713: the customer asks who changed a setting", "duration": "30m"})
 	adminA.must(403, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": true}) // the owners' decision
 	ownerA.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": true})
+	// The portal's settings form sends every field: an admin saving it
+	// unchanged is not changing the owners' decision.
+	adminA.must(200, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": true, "region": "eu-eea", "idle_timeout": "90m"})
+	adminA.must(403, "PATCH", "/api/v1/tenant/settings", map[string]any{"operator_access_consent": false})
 	ownerA.must(409, "POST", "/api/v1/access-requests/"+g4.ID+"/consent", map[string]string{"consent": "give"}) // not asked (yet)
 	sec.must(200, "POST", "/api/v1/access-requests/"+g4.ID+"/decision", map[string]string{"decision": "approve", "comment": "ok"}).json(t, &v)
 	if v.State != "awaiting_consent" {

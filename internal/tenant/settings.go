@@ -127,19 +127,27 @@ func (s *Service) UpdateSettings(ctx context.Context, p authz.Principal, tenantI
 	if err := s.authorize(ctx, p, authz.TenantSettingsUpdate, authz.Resource{TenantID: tenantID}); err != nil {
 		return Settings{}, err
 	}
+	if patch.OperatorAccessConsent != nil || patch.Region != nil {
+		// Sent back unchanged (a settings form sends every field): no
+		// change, so no owner is needed for it.
+		cur, err := s.SettingsOf(ctx, tenantID)
+		if err != nil {
+			return Settings{}, err
+		}
+		if patch.OperatorAccessConsent != nil && *patch.OperatorAccessConsent == cur.OperatorAccessConsent {
+			patch.OperatorAccessConsent = nil
+		}
+		if patch.Region != nil && *patch.Region == cur.Region {
+			patch.Region = nil
+		}
+	}
 	if patch.OperatorAccessConsent != nil && !authz.Decide(p, authz.AccessConsent, authz.Resource{TenantID: tenantID}, s.now()).Allowed {
 		// Whether operators need the organisation's consent is the owners'
 		// decision, as consenting is (OPS-3).
 		return Settings{}, problem.Forbidden("owner_only", "Only an owner can change whether operator access needs the organisation's consent.")
 	}
 	if patch.Region != nil {
-		cur, err := s.SettingsOf(ctx, tenantID)
-		if err != nil {
-			return Settings{}, err
-		}
 		switch {
-		case *patch.Region == cur.Region:
-			patch.Region = nil // unchanged: anyone who may save settings may send it back
 		case !authz.Decide(p, authz.AccessConsent, authz.Resource{TenantID: tenantID}, s.now()).Allowed:
 			// Where the organisation's data may be is the owners' decision.
 			return Settings{}, problem.Forbidden("owner_only", "Only an owner can change the data-residency region.")
