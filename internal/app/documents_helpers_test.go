@@ -24,7 +24,7 @@ func withClamd(t *testing.T) serverOption {
 
 // multipartBody builds a create request: the document's JSON part, then
 // the file part.
-func multipartBody(t *testing.T, doc any, name, ctype string, file io.Reader) (io.Reader, string) {
+func multipartBody(t testing.TB, doc any, name, ctype string, file io.Reader) (io.Reader, string) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)

@@ -25,7 +25,7 @@ import (
 // testServer is a whole Valv serving HTTPS on 127.0.0.1 for a test, with
 // an injected clock and its log captured.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	app   *App
 	base  string // https://localhost:port
 	clock *valvtest.Clock
@@ -51,14 +51,14 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 // mailbox is where a test reads the mail Valv sent.
 type mailbox interface {
 	// Wait returns the text of the next mail to addr whose text matches re.
-	Wait(t *testing.T, to string, re *regexp.Regexp) string
+	Wait(t testing.TB, to string, re *regexp.Regexp) string
 	// All returns the raw text of every mail so far.
 	All() string
 }
 
 type serverOption func(*config.Config, *Options)
 
-func startServer(t *testing.T, opts ...serverOption) *testServer {
+func startServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := testConfig(dir)
@@ -145,7 +145,7 @@ func (ts *testServer) client() *client {
 }
 
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 	// header is sent with every request (e.g. a User-Agent).
@@ -159,7 +159,7 @@ type response struct {
 	Header http.Header
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("response is not JSON (%v): %s", err, r.Body)
@@ -236,7 +236,7 @@ type smtpMailbox struct {
 	srv *valvtest.SMTP
 }
 
-func (m *smtpMailbox) Wait(t *testing.T, to string, re *regexp.Regexp) string {
+func (m *smtpMailbox) Wait(t testing.TB, to string, re *regexp.Regexp) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -26,7 +26,7 @@ var (
 	tokenPattern = regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`)
 )
 
-func tokenOf(t *testing.T, link string) string {
+func tokenOf(t testing.TB, link string) string {
 	t.Helper()
 	m := tokenPattern.FindStringSubmatch(link)
 	if m == nil {

@@ -66,6 +66,9 @@ type Database struct {
 	URL          Secret `yaml:"url" doc:"PostgreSQL connection URL (postgres://...); secret"`
 	MaxOpenConns int    `yaml:"max_open_conns" doc:"PostgreSQL connection pool size; SQLite reads use this many connections"`
 	AutoMigrate  bool   `yaml:"auto_migrate" doc:"apply pending schema migrations on start"`
+	// AllowInsecureTransport accepts, in production, a PostgreSQL URL
+	// without sslmode=verify-full.
+	AllowInsecureTransport bool `yaml:"allow_insecure_transport" doc:"production: accept a PostgreSQL URL without sslmode=verify-full (plaintext or unverified TLS); only for a database reached over a private link"`
 	// GroupCommit batches concurrent writes into one durable commit (SQLite).
 	GroupCommit bool `yaml:"group_commit" doc:"SQLite: commit concurrent writes together (one fsync for many requests)"`
 }

@@ -91,6 +91,12 @@ func TestValidate(t *testing.T) {
 		{"half tls", func(c *Config) { c.TLS.CertFile = "x.pem" }, "tls.cert_file"},
 		{"driver", func(c *Config) { c.Database.Driver = "mysql" }, "database.driver"},
 		{"postgres url", func(c *Config) { c.Database.Driver = "postgres"; c.Database.URL = "mysql://x" }, "database.url"},
+		{"postgres without TLS in production", func(c *Config) {
+			c.Database.Driver, c.Database.URL = "postgres", "postgres://valv@db.example:5432/valv?sslmode=require"
+		}, "database.url"},
+		{"postgres without sslmode in production", func(c *Config) {
+			c.Database.Driver, c.Database.URL = "postgres", "postgres://valv@db1.example:5432,db2.example:5432/valv?target_session_attrs=read-write"
+		}, "database.url"},
 		{"proxy", func(c *Config) { c.HTTP.TrustedProxies = []string{"not-an-ip"} }, "http.trusted_proxies[0]"},
 		{"timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 }, "http.read_timeout"},
 		{"public url", func(c *Config) { c.PublicURL = "http://valv.example" }, "public_url"},
@@ -136,6 +142,31 @@ func TestEveryKeyHasDocAndEnv(t *testing.T) {
 		cfg := Default()
 		if err := Set(&cfg, k, ""); err != nil && strings.Contains(err.Error(), "unknown key") {
 			t.Errorf("key %s cannot be set: %v", k, err)
+		}
+	}
+}
+
+func TestPostgresTransport(t *testing.T) {
+	for _, tt := range []struct {
+		url   string
+		env   Environment
+		allow bool
+		ok    bool
+	}{
+		{"postgres://valv@db1:5432,db2:5432/valv?sslmode=verify-full&sslrootcert=/etc/valv/pg-ca.crt&target_session_attrs=read-write", Production, false, true},
+		{"postgres:///valv?host=/var/run/postgresql", Production, false, true},
+		{"postgres://valv@db:5432/valv?sslmode=disable", Production, false, false},
+		{"postgres://valv@db:5432/valv?sslmode=verify-ca", Production, false, false},
+		{"postgres://valv@db:5432/valv?sslmode=disable", Production, true, true},
+		{"postgres://valv@db:5432/valv?sslmode=disable", Development, false, true},
+	} {
+		cfg := Default()
+		cfg.Environment, cfg.Database.Driver, cfg.Database.URL, cfg.Database.AllowInsecureTransport = tt.env, "postgres", Secret(tt.url), tt.allow
+		if cfg.Environment != Production {
+			cfg.Documents.AllowUnscanned = false
+		}
+		if err := cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s (%s, allow %v): %v", tt.url, tt.env, tt.allow, err)
 		}
 	}
 }

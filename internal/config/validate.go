@@ -83,6 +83,9 @@ func (cfg *Config) Validate() error {
 		u, err := url.Parse(cfg.Database.URL.Reveal())
 		if cfg.Database.URL == "" || err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			add("database.url", "is not a postgres:// URL", "set database.url to postgres://user@host:5432/valv?sslmode=verify-full")
+		} else if cfg.Environment == Production && !cfg.Database.AllowInsecureTransport && !verifiedTLS(u) {
+			add("database.url", "connects without verified TLS (sslmode="+u.Query().Get("sslmode")+"): in production every connection between systems is encrypted and the server authenticated",
+				"add sslmode=verify-full&sslrootcert=/path/to/ca.crt (the cluster's CA), or set database.allow_insecure_transport for a database reached only over a private link")
 		}
 	default:
 		add("database.driver", fmt.Sprintf("%q is not a driver", cfg.Database.Driver), "use sqlite or postgres")
@@ -471,4 +474,15 @@ func (cfg Config) validateGuard(add func(key, msg, hint string)) {
 			add("guard.webhook_secret", "is required with guard.webhook_url", "whsec_ and then 24 to 64 random bytes in base64")
 		}
 	}
+}
+
+// verifiedTLS reports whether a PostgreSQL URL encrypts and authenticates
+// the server (sslmode=verify-full), or connects over a Unix socket on this
+// host, where TLS does not apply.
+func verifiedTLS(u *url.URL) bool {
+	q := u.Query()
+	if h := q.Get("host"); strings.HasPrefix(h, "/") || (u.Host == "" && h == "") {
+		return true
+	}
+	return q.Get("sslmode") == "verify-full"
 }
