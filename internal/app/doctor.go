@@ -38,12 +38,15 @@ type DoctorRun struct {
 // Doctor gathers the facts, runs every check, records the run and updates
 // the metrics.
 func (a *App) Doctor(ctx context.Context) (DoctorRun, error) {
-	f, err := a.doctorFacts(ctx)
-	if err != nil {
-		return DoctorRun{}, fmt.Errorf("doctor: %w", err)
-	}
-	findings := doctor.Check(f)
-	if findings == nil {
+	var findings []doctor.Finding
+	if f, err := a.doctorFacts(ctx); err != nil {
+		// A check that cannot run is a finding, not silence: the console
+		// and /metrics show it like any other.
+		a.log.Error("doctor: facts could not be read", "error", err)
+		findings = []doctor.Finding{{Check: "doctor_incomplete", Severity: doctor.Critical, Requirement: "EVD-2",
+			Problem: "The checks could not run: " + err.Error() + ".",
+			Fix:     "See the server log; fix what it names and run 'valv doctor' again."}}
+	} else if findings = doctor.Check(f); findings == nil {
 		findings = []doctor.Finding{}
 	}
 	run := DoctorRun{RanAt: a.now().UTC(), Worst: doctor.Worst(findings), Findings: findings}

@@ -48,6 +48,11 @@ func (a *App) Measures(ctx context.Context, p authz.Principal, req MeasuresReque
 		return report.Measures{}, auth.ErrUnauthenticated
 	}
 	row, err := a.reportTenant(ctx, p, req.Tenant)
+	if errors.Is(err, tenant.ErrNotFound) {
+		// A probe of another tenant (or a wrong name) is a denial on the
+		// prober's own trail.
+		audit.Decision(ctx, authz.Decision{Allowed: false, Reason: "no such tenant for this principal"})
+	}
 	if err != nil {
 		return report.Measures{}, err
 	}
