@@ -47,7 +47,7 @@ var layers = map[string]string{
 	"jobs":        "low",
 	"report":      "low",
 	"einvoice":    "low",
-	"region":      "low",
+	"region":      "base", // a leaf: config checks labels with it
 	"synth":       "low",
 	"doctor":      "low",
 

@@ -97,6 +97,13 @@ func TestValidate(t *testing.T) {
 		{"postgres without sslmode in production", func(c *Config) {
 			c.Database.Driver, c.Database.URL = "postgres", "postgres://valv@db1.example:5432,db2.example:5432/valv?target_session_attrs=read-write"
 		}, "database.url"},
+		{"backup target without a region", func(c *Config) {
+			c.Backup.Targets = []BackupTarget{{Name: "a", Type: "dir", Path: "/srv/backup"}}
+		}, "backup.targets[0].region"},
+		{"backup target in an unknown place", func(c *Config) {
+			c.Backup.Targets = []BackupTarget{{Name: "a", Type: "dir", Region: "mars-1", Path: "/srv/backup"}}
+		}, "backup.targets[0].region"},
+		{"storage region", func(c *Config) { c.Region = "eu" }, "region"},
 		{"proxy", func(c *Config) { c.HTTP.TrustedProxies = []string{"not-an-ip"} }, "http.trusted_proxies[0]"},
 		{"timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 }, "http.read_timeout"},
 		{"public url", func(c *Config) { c.PublicURL = "http://valv.example" }, "public_url"},

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/valvhq/valv/internal/region"
 	"time"
 )
 
@@ -73,6 +75,10 @@ func (cfg *Config) Validate() error {
 	}
 	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
 		add("tls.cert_file", "cert_file and key_file must be set together", "set both, or neither for a self-signed certificate")
+	}
+	if cfg.Region != "" && region.Country(cfg.Region) == "" {
+		add("region", fmt.Sprintf("%q is not a place Valv knows", cfg.Region),
+			"use a cloud region such as eu-north-1, or a label that starts with its country code, such as se-sto")
 	}
 	switch cfg.Database.Driver {
 	case "sqlite":
@@ -378,6 +384,10 @@ func (cfg *Config) validateBackup(add func(key, msg, fix string)) {
 			add(key+".name", fmt.Sprintf("%q is used twice", t.Name), "give each target its own name")
 		}
 		names[t.Name] = true
+		if region.Country(t.Region) == "" {
+			add(key+".region", fmt.Sprintf("%q is not a place Valv knows", t.Region),
+				"label where the target is: a cloud region such as eu-north-1, or a label that starts with its country code, such as se-sto (docs/environments.md)")
+		}
 		switch t.Type {
 		case "dir":
 			if strings.TrimSpace(t.Path) == "" {
