@@ -46,6 +46,7 @@ var layers = map[string]string{
 	"notify":      "low",
 	"jobs":        "low",
 	"report":      "low",
+	"pdfdoc":      "low",
 	"einvoice":    "low",
 	"region":      "base", // a leaf: config checks labels with it
 	"synth":       "low",

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valvhq/valv/internal/audit"
-	"github.com/valvhq/valv/internal/authz"
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/doctor"
 	"github.com/valvhq/valv/internal/store"
@@ -142,45 +141,19 @@ func (a *App) tenantsWeak2FA(ctx context.Context) ([]string, error) {
 			if st.Require2FA {
 				continue
 			}
-			var admins, with int
-			if err := a.countAdmins(ctx, t.ID, &admins, &with); err != nil {
+			weak := false
+			err = a.eachAccountFactors(ctx, t.ID, func(f accountFactors) {
+				weak = weak || (f.status == "active" && f.admin() && !f.second())
+			})
+			if err != nil {
 				return nil, err
 			}
-			if with < admins {
+			if weak {
 				out = append(out, t.Slug)
 			}
 		}
 		if len(rows) < 500 {
 			return out, nil
-		}
-		after = rows[len(rows)-1].ID
-	}
-}
-
-// countAdmins counts a tenant's active owners and admins, and those of
-// them with a second factor.
-func (a *App) countAdmins(ctx context.Context, tenantID string, admins, with *int) error {
-	after := ""
-	for {
-		rows, err := a.db.Reader().Accounts(ctx, tenantID, after, 500)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if r.Status != "active" || (r.Role != string(authz.Owner) && r.Role != string(authz.Admin)) {
-				continue
-			}
-			*admins++
-			keys, err := a.db.Reader().Passkeys(ctx, tenantID, r.ID)
-			if err != nil {
-				return err
-			}
-			if r.TOTPEnabled || len(keys) > 0 {
-				*with++
-			}
-		}
-		if len(rows) < 500 {
-			return nil
 		}
 		after = rows[len(rows)-1].ID
 	}

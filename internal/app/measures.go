@@ -196,6 +196,40 @@ func (a *App) measureIdentity(ctx context.Context, tenantID string, st tenant.Se
 	out.RequireTwoFactor = st.Require2FA
 	out.IdleTimeoutSeconds = int64(time.Duration(st.IdleTimeout) / time.Second)
 	out.PasswordHash = "argon2id (m=19456 KiB, t=2, p=1), per-user salt"
+	return a.eachAccountFactors(ctx, tenantID, func(f accountFactors) {
+		if f.status == "disabled" {
+			return
+		}
+		out.Users++
+		if f.second() {
+			out.UsersWithSecondFactor++
+		}
+		if f.passkey {
+			out.UsersWithPasskey++
+		}
+		if f.admin() {
+			out.Admins++
+			if f.second() {
+				out.AdminsWithSecondFactor++
+			}
+		}
+	})
+}
+
+// accountFactors is one account's role, status and second factors.
+type accountFactors struct {
+	role, status  string
+	totp, passkey bool
+}
+
+func (f accountFactors) second() bool { return f.totp || f.passkey }
+func (f accountFactors) admin() bool {
+	return f.role == string(authz.Owner) || f.role == string(authz.Admin)
+}
+
+// eachAccountFactors calls fn with every account of a tenant (the report's
+// coverage figures and the doctor's check read the same facts).
+func (a *App) eachAccountFactors(ctx context.Context, tenantID string, fn func(accountFactors)) error {
 	after := ""
 	for {
 		rows, err := a.db.Reader().Accounts(ctx, tenantID, after, 500)
@@ -203,27 +237,11 @@ func (a *App) measureIdentity(ctx context.Context, tenantID string, st tenant.Se
 			return err
 		}
 		for _, r := range rows {
-			if r.Status == "disabled" {
-				continue
-			}
 			keys, err := a.db.Reader().Passkeys(ctx, tenantID, r.ID)
 			if err != nil {
 				return err
 			}
-			second := r.TOTPEnabled || len(keys) > 0
-			out.Users++
-			if second {
-				out.UsersWithSecondFactor++
-			}
-			if len(keys) > 0 {
-				out.UsersWithPasskey++
-			}
-			if r.Role == string(authz.Owner) || r.Role == string(authz.Admin) {
-				out.Admins++
-				if second {
-					out.AdminsWithSecondFactor++
-				}
-			}
+			fn(accountFactors{role: r.Role, status: r.Status, totp: r.TOTPEnabled, passkey: len(keys) > 0})
 		}
 		if len(rows) < 500 {
 			return nil
@@ -386,20 +404,7 @@ func (a *App) measureFirewall(ctx context.Context, from, to time.Time, out *repo
 	*out = report.Firewall{Mode: mode, RuleSet: "OWASP Core Rule Set 4 (Coraza), tuned for Valv's API", ParanoiaLevel: g.ParanoiaLevel,
 		InboundThreshold: g.InboundThreshold, Detection: guard.CorpusDetection, WindowSeconds: int64(g.Window / time.Second),
 		AddressLimit: g.AddressLimit, KeyLimit: g.KeyLimit, UserLimit: g.UserLimit, TenantLimit: g.TenantLimit, AutoBlock: g.BlockAfter > 0}
-	cursor := ""
-	for seen := 0; seen < 100*wafScan; {
-		items, next, err := a.Trail.Query(ctx, audit.Platform, audit.Filter{Action: "guard.waf.block", From: from, To: to}, cursor, 500)
-		if err != nil {
-			return err
-		}
-		out.RefusedInPeriod += len(items)
-		seen += len(items)
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
-	return nil
+	return a.eachWAFBlock(ctx, audit.Filter{From: from, To: to}, 100*wafScan, func(audit.View) { out.RefusedInPeriod++ })
 }
 
 // versioner is a scanner that tells its version (clamd).

@@ -93,24 +93,34 @@ func (c console) wafPerDay(ctx context.Context) ([]web.DayCount, error) {
 	for i := range days {
 		days[i].Day = first.AddDate(0, 0, i)
 	}
-	cursor, seen := "", 0
-	for seen < wafScan {
-		items, next, err := a.Trail.Query(ctx, audit.Platform, audit.Filter{Action: "guard.waf.block", From: first}, cursor, 500)
+	err = a.eachWAFBlock(ctx, audit.Filter{From: first}, wafScan, func(it audit.View) {
+		t := it.Time.In(loc)
+		i := int(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc).Sub(first).Hours() / 24)
+		if i >= 0 && i < wafDays {
+			days[i].Count++
+		}
+	})
+	return days, err
+}
+
+// eachWAFBlock calls fn with the platform chain's WAF refusals that match
+// f (its time bounds), reading at most about max entries.
+func (a *App) eachWAFBlock(ctx context.Context, f audit.Filter, max int, fn func(audit.View)) error {
+	f.Action = "guard.waf.block"
+	cursor := ""
+	for seen := 0; seen < max; {
+		items, next, err := a.Trail.Query(ctx, audit.Platform, f, cursor, 500)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, it := range items {
-			t := it.Time.In(loc)
-			i := int(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc).Sub(first).Hours() / 24)
-			if i >= 0 && i < wafDays {
-				days[i].Count++
-			}
+			fn(it)
 		}
 		seen += len(items)
 		if next == "" {
-			break
+			return nil
 		}
 		cursor = next
 	}
-	return days, nil
+	return nil
 }

@@ -18,14 +18,13 @@ import (
 	"github.com/johnfercher/maroto/v2/pkg/config"
 	"github.com/johnfercher/maroto/v2/pkg/consts/align"
 	"github.com/johnfercher/maroto/v2/pkg/consts/border"
-	"github.com/johnfercher/maroto/v2/pkg/consts/breakline"
 	"github.com/johnfercher/maroto/v2/pkg/consts/fontfamily"
 	"github.com/johnfercher/maroto/v2/pkg/consts/fontstyle"
 	"github.com/johnfercher/maroto/v2/pkg/consts/pagesize"
 	"github.com/johnfercher/maroto/v2/pkg/core"
 	"github.com/johnfercher/maroto/v2/pkg/props"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/unicode/norm"
+
+	"github.com/valvhq/valv/internal/pdfdoc"
 )
 
 // The readable forms of an Extract: an HTML page and a PDF with the same
@@ -434,9 +433,8 @@ footer { margin-top: 3rem; border-top: 1px solid #ccc; padding-top: 0.5rem; colo
 // PDF limits. A maroto row must fit on one page, so a PDF cuts what could
 // be longer; the JSON form and the HTML page always carry everything.
 const (
-	pdfMaxDataLines = 200  // lines of a document's indented JSON
-	pdfMaxLineRunes = 300  // runes of one JSON line
-	pdfMaxCellRunes = 1000 // runes of any other value
+	pdfMaxDataLines = 200 // lines of a document's indented JSON
+	pdfMaxLineRunes = 300 // runes of one JSON line
 
 	// pdfGrid is the number of columns in a row: finer than maroto's
 	// default 12 so the access log's seven columns fit.
@@ -456,14 +454,14 @@ func RenderPDF(w io.Writer, e *Extract, lang string) error {
 	if err != nil {
 		return err
 	}
-	c := newPalette()
+	c := pdfdoc.NewPalette()
 	cfg := config.NewBuilder().
 		WithPageSize(pagesize.A4).
 		WithLeftMargin(15).
 		WithRightMargin(15).
 		WithTopMargin(12).
 		WithMaxGridSize(pdfGrid).
-		WithPageNumber(props.PageNumber{Pattern: v.L.PageNumber, Place: props.Bottom, Size: 8, Color: &c.grey}).
+		WithPageNumber(props.PageNumber{Pattern: v.L.PageNumber, Place: props.Bottom, Size: 8, Color: &c.Grey}).
 		WithTitle(v.L.Title+" – "+e.Tenant.Name, true).
 		WithCreator("Valv", false).
 		WithCreationDate(e.GeneratedAt.UTC()).
@@ -484,93 +482,30 @@ func RenderPDF(w io.Writer, e *Extract, lang string) error {
 	return nil
 }
 
-// palette is the PDF's colours, made per rendering because maroto takes
-// pointers to them.
-type palette struct {
-	grey, ruleGrey, headFill, zebraFill, codeFill, red, redFill props.Color
-}
-
-func newPalette() *palette {
-	return &palette{
-		grey:      props.Color{Red: 100, Green: 100, Blue: 100},
-		ruleGrey:  props.Color{Red: 180, Green: 180, Blue: 180},
-		headFill:  props.Color{Red: 230, Green: 230, Blue: 230},
-		zebraFill: props.Color{Red: 245, Green: 245, Blue: 245},
-		codeFill:  props.Color{Red: 242, Green: 242, Blue: 242},
-		red:       props.Color{Red: 164, Green: 0, Blue: 0},
-		redFill:   props.Color{Red: 251, Green: 228, Blue: 228},
-	}
-}
-
-// pdfText makes s printable in the PDF.
-//
-// Swedish characters: maroto's default font is Arial, which gofpdf maps to
-// the PDF core font Helvetica (Courier is used for JSON) with
-// WinAnsiEncoding, and maroto converts every string to Windows-1252 before
-// writing it. Windows-1252 holds å, ä, ö, Å, Ä, Ö, é, ü and the rest of
-// Western European Latin, so Swedish text is shown and extracted (by
-// pdftotext, say) correctly without embedding a font. A rune outside
-// Windows-1252 (Polish ł, Cyrillic, emoji ...) cannot be drawn with a core
-// font: gofpdf would silently print '.', so it is written here as its
-// base letter when it has one (ő → o) and as '?' otherwise. Control
-// characters become spaces, and s is cut after limit runes. The HTML page
-// and the JSON form keep every character; embedding a Unicode TrueType
-// font would lift this limit at the cost of a larger file.
-func pdfText(s string, limit int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == limit {
-			b.WriteString("…")
-			break
-		}
-		n++
-		if r < 0x20 || r == 0x7f {
-			b.WriteByte(' ') // a line break or tab inside a value
-			continue
-		}
-		if r < 0x80 || encodable(r) {
-			b.WriteRune(r)
-			continue
-		}
-		if base := []rune(norm.NFD.String(string(r)))[0]; base != r && encodable(base) {
-			b.WriteRune(base)
-			continue
-		}
-		b.WriteByte('?')
-	}
-	return b.String()
-}
-
-func encodable(r rune) bool {
-	_, ok := charmap.Windows1252.EncodeRune(r)
-	return ok
-}
-
 // pdfWriter lays out the report as maroto rows.
 type pdfWriter struct {
 	m core.Maroto
 	l *labels
-	c *palette
+	c *pdfdoc.Palette
 }
 
 func (p *pdfWriter) header(v *view) []core.Row {
-	small := props.Text{Size: 8, Color: &p.c.grey}
+	small := props.Text{Size: 8, Color: &p.c.Grey}
 	right := small
 	right.Align = align.Right
 	return []core.Row{
 		row.New().Add(
-			cell(pdfGrid/2, v.L.Title+" – "+v.Tenant.Name, small),
-			cell(pdfGrid/2, v.L.GeneratedAt+" "+v.Generated, right),
+			pdfdoc.Cell(pdfGrid/2, v.L.Title+" – "+v.Tenant.Name, small),
+			pdfdoc.Cell(pdfGrid/2, v.L.GeneratedAt+" "+v.Generated, right),
 		),
-		row.New(3).Add(line.NewCol(pdfGrid, props.Line{Thickness: 0.2, Color: &p.c.ruleGrey, SizePercent: 100, OffsetPercent: 50})),
+		row.New(3).Add(line.NewCol(pdfGrid, props.Line{Thickness: 0.2, Color: &p.c.RuleGrey, SizePercent: 100, OffsetPercent: 50})),
 	}
 }
 
 func (p *pdfWriter) body(v *view) {
 	l := v.L
-	p.m.AddAutoRow(cell(pdfGrid, l.Title, props.Text{Size: 20, Style: fontstyle.Bold, Bottom: 1}))
-	p.m.AddAutoRow(cell(pdfGrid, v.Tenant.Name, props.Text{Size: 11, Color: &p.c.grey, Bottom: 3}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, l.Title, props.Text{Size: 20, Style: fontstyle.Bold, Bottom: 1}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, v.Tenant.Name, props.Text{Size: 11, Color: &p.c.Grey, Bottom: 3}))
 	p.facts([][2]string{
 		{l.Controller, v.Tenant.Name + " (" + l.ID + " " + v.Tenant.ID + ")"},
 		{l.Request, v.Request.ID},
@@ -626,11 +561,11 @@ func (p *pdfWriter) document(d documentView) {
 	l := p.l
 	p.m.AddRow(4)
 	p.m.AddRow(2, line.NewCol(pdfGrid, props.Line{Thickness: 0.6, SizePercent: 100, OffsetPercent: 5}))
-	p.m.AddAutoRow(cell(pdfGrid, l.Document+" "+d.ID, props.Text{Size: 11, Style: fontstyle.Bold, Bottom: 1.5}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, l.Document+" "+d.ID, props.Text{Size: 11, Style: fontstyle.Bold, Bottom: 1.5}))
 	if d.Restricted {
-		p.m.AddAutoRow(cell(pdfGrid, l.Restricted+": "+l.RestrictedNote,
-			props.Text{Size: 9, Style: fontstyle.Bold, Color: &p.c.red, Top: 1, Bottom: 1, Left: 1.5, Right: 1.5}),
-		).WithStyle(&props.Cell{BackgroundColor: &p.c.redFill, BorderType: border.Full, BorderColor: &p.c.red, BorderThickness: 0.4})
+		p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, l.Restricted+": "+l.RestrictedNote,
+			props.Text{Size: 9, Style: fontstyle.Bold, Color: &p.c.Red, Top: 1, Bottom: 1, Left: 1.5, Right: 1.5}),
+		).WithStyle(&props.Cell{BackgroundColor: &p.c.RedFill, BorderType: border.Full, BorderColor: &p.c.Red, BorderThickness: 0.4})
 		p.m.AddRow(2)
 	}
 	p.facts([][2]string{
@@ -681,7 +616,7 @@ func (p *pdfWriter) data(pretty string) {
 		return
 	}
 	code := props.Text{Family: fontfamily.Courier, Size: 7.5, Left: 2, Right: 2}
-	fill := &props.Cell{BackgroundColor: &p.c.codeFill}
+	fill := &props.Cell{BackgroundColor: &p.c.CodeFill}
 	lines := strings.Split(pretty, "\n")
 	left := 0
 	if len(lines) > pdfMaxDataLines {
@@ -690,13 +625,13 @@ func (p *pdfWriter) data(pretty string) {
 	}
 	p.m.AddRow(1.5).WithStyle(fill)
 	for _, s := range lines {
-		for _, part := range wrapCode(pdfText(s, pdfMaxLineRunes), pdfCodeColumns) {
+		for _, part := range wrapCode(pdfdoc.Text(s, pdfMaxLineRunes), pdfCodeColumns) {
 			p.m.AddAutoRow(text.NewCol(pdfGrid, part, code)).WithStyle(fill)
 		}
 	}
 	if left > 0 {
 		note := props.Text{Size: 8, Style: fontstyle.Italic, Left: 2, Right: 2}
-		p.m.AddAutoRow(cell(pdfGrid, fmt.Sprintf(p.l.Truncated, left), note)).WithStyle(fill)
+		p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, fmt.Sprintf(p.l.Truncated, left), note)).WithStyle(fill)
 	}
 	p.m.AddRow(1.5).WithStyle(fill)
 }
@@ -724,46 +659,23 @@ func wrapCode(s string, width int) []string {
 	return out
 }
 
-// cell is a text column for any value. maroto can wrap text at spaces or
-// anywhere with a dash; the dash mode works on Windows-1252 bytes as if
-// they were UTF-8 and garbles non-ASCII letters, so it is used only for
-// ASCII values without spaces (ids, e-mail addresses), which would
-// otherwise run out of their column.
-func cell(size int, s string, style props.Text) core.Col {
-	s = pdfText(s, pdfMaxCellRunes)
-	style.BreakLineStrategy = breakline.EmptySpaceStrategy
-	if !strings.Contains(s, " ") && isASCII(s) {
-		style.BreakLineStrategy = breakline.DashStrategy
-	}
-	return text.NewCol(size, s, style)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 func (p *pdfWriter) heading(s string, size float64) {
 	p.m.AddRow(5)
-	p.m.AddAutoRow(cell(pdfGrid, s, props.Text{Size: size, Style: fontstyle.Bold, Bottom: 0.5}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s, props.Text{Size: size, Style: fontstyle.Bold, Bottom: 0.5}))
 	p.m.AddRow(3, line.NewCol(pdfGrid, props.Line{Thickness: 0.4, SizePercent: 100, OffsetPercent: 20}))
 }
 
 func (p *pdfWriter) subheading(s string) {
 	p.m.AddRow(2)
-	p.m.AddAutoRow(cell(pdfGrid, s, props.Text{Size: 9.5, Style: fontstyle.Bold, Bottom: 1}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s, props.Text{Size: 9.5, Style: fontstyle.Bold, Bottom: 1}))
 }
 
 func (p *pdfWriter) paragraph(s string) {
-	p.m.AddAutoRow(cell(pdfGrid, s, props.Text{Size: 9, Bottom: 1.5}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s, props.Text{Size: 9, Bottom: 1.5}))
 }
 
 func (p *pdfWriter) none() {
-	p.m.AddAutoRow(cell(pdfGrid, p.l.None, props.Text{Size: 9, Style: fontstyle.Italic, Color: &p.c.grey, Bottom: 1}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, p.l.None, props.Text{Size: 9, Style: fontstyle.Italic, Color: &p.c.Grey, Bottom: 1}))
 }
 
 // facts lists label–value pairs in two columns.
@@ -772,8 +684,8 @@ func (p *pdfWriter) facts(pairs [][2]string) {
 	value := props.Text{Size: 9, Top: 0.5, Bottom: 0.5}
 	for _, kv := range pairs {
 		p.m.AddAutoRow(
-			cell(8, kv[0], label),
-			cell(16, kv[1], value),
+			pdfdoc.Cell(8, kv[0], label),
+			pdfdoc.Cell(16, kv[1], value),
 		)
 	}
 }
@@ -798,15 +710,15 @@ func (p *pdfWriter) table(sizes []int, header []string, rows [][]string) {
 	cols := func(values []string, style props.Text) []core.Col {
 		out := make([]core.Col, len(sizes))
 		for i, size := range sizes {
-			out[i] = cell(size, values[i], style)
+			out[i] = pdfdoc.Cell(size, values[i], style)
 		}
 		return out
 	}
-	p.m.AddAutoRow(cols(header, head)...).WithStyle(&props.Cell{BackgroundColor: &p.c.headFill})
+	p.m.AddAutoRow(cols(header, head)...).WithStyle(&props.Cell{BackgroundColor: &p.c.HeadFill})
 	for i, r := range rows {
 		added := p.m.AddAutoRow(cols(r, body)...)
 		if i%2 == 1 {
-			added.WithStyle(&props.Cell{BackgroundColor: &p.c.zebraFill})
+			added.WithStyle(&props.Cell{BackgroundColor: &p.c.ZebraFill})
 		}
 	}
 }

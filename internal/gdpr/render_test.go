@@ -282,28 +282,6 @@ func TestRenderHTMLEmpty(t *testing.T) {
 	}
 }
 
-func TestPDFText(t *testing.T) {
-	tests := []struct {
-		in    string
-		limit int
-		want  string
-	}{
-		{"Åsa Öberg, Ärlinghem – é ü ß", 100, "Åsa Öberg, Ärlinghem – é ü ß"},
-		{"Łukasz Wałęsa", 100, "?ukasz Wa?esa"}, // ł has no base letter; ę is e + ogonek
-		{"Erdős", 100, "Erdos"},
-		{"Ελλάδα", 100, "??????"},
-		{"abcdef", 3, "abc…"},
-		{"abc", 3, "abc"},
-		{"rad 1\nrad 2\tslut", 100, "rad 1 rad 2 slut"},
-		{"bad \xff byte", 100, "bad ? byte"},
-	}
-	for _, tt := range tests {
-		if got := pdfText(tt.in, tt.limit); got != tt.want {
-			t.Errorf("pdfText(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
-		}
-	}
-}
-
 // renderPDFFile renders e in lang to a file in dir.
 func renderPDFFile(t *testing.T, e *Extract, lang, dir string) string {
 	t.Helper()

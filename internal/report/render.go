@@ -17,14 +17,13 @@ import (
 	"github.com/johnfercher/maroto/v2/pkg/config"
 	"github.com/johnfercher/maroto/v2/pkg/consts/align"
 	"github.com/johnfercher/maroto/v2/pkg/consts/border"
-	"github.com/johnfercher/maroto/v2/pkg/consts/breakline"
 	"github.com/johnfercher/maroto/v2/pkg/consts/fontfamily"
 	"github.com/johnfercher/maroto/v2/pkg/consts/fontstyle"
 	"github.com/johnfercher/maroto/v2/pkg/consts/pagesize"
 	"github.com/johnfercher/maroto/v2/pkg/core"
 	"github.com/johnfercher/maroto/v2/pkg/props"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/unicode/norm"
+
+	"github.com/valvhq/valv/internal/pdfdoc"
 )
 
 // The readable forms of a Measures report: an HTML page and a PDF with the
@@ -863,9 +862,6 @@ const (
 	pdfGrid = 24
 	// pdfLabelColumns is the width of a fact's label.
 	pdfLabelColumns = 10
-	// pdfMaxCellRunes cuts any one value; the HTML and JSON forms carry
-	// everything.
-	pdfMaxCellRunes = 1000
 	// pdfMaxBlockLines and pdfCodeColumns bound a preformatted block
 	// (Courier 7.5 pt is 1.59 mm a character; 176 mm wide).
 	pdfMaxBlockLines = 60
@@ -887,14 +883,14 @@ func PDF(m Measures, lang string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newPalette()
+	c := pdfdoc.NewPalette()
 	b := config.NewBuilder().
 		WithPageSize(pagesize.A4).
 		WithLeftMargin(15).
 		WithRightMargin(15).
 		WithTopMargin(12).
 		WithMaxGridSize(pdfGrid).
-		WithPageNumber(props.PageNumber{Pattern: v.L.PageNumber, Place: props.Bottom, Size: 8, Color: &c.grey}).
+		WithPageNumber(props.PageNumber{Pattern: v.L.PageNumber, Place: props.Bottom, Size: 8, Color: &c.Grey}).
 		WithTitle(v.Title, true).
 		WithCreator("Valv", false)
 	if !m.Generated.IsZero() {
@@ -913,117 +909,34 @@ func PDF(m Measures, lang string) ([]byte, error) {
 	return doc.GetBytes(), nil
 }
 
-// palette is the PDF's colours, made per rendering because maroto takes
-// pointers to them.
-type palette struct {
-	grey, ruleGrey, headFill, zebraFill, codeFill, red, redFill props.Color
-}
-
-func newPalette() *palette {
-	return &palette{
-		grey:      props.Color{Red: 100, Green: 100, Blue: 100},
-		ruleGrey:  props.Color{Red: 180, Green: 180, Blue: 180},
-		headFill:  props.Color{Red: 230, Green: 230, Blue: 230},
-		zebraFill: props.Color{Red: 245, Green: 245, Blue: 245},
-		codeFill:  props.Color{Red: 242, Green: 242, Blue: 242},
-		red:       props.Color{Red: 164, Green: 0, Blue: 0},
-		redFill:   props.Color{Red: 251, Green: 228, Blue: 228},
-	}
-}
-
-// pdfText makes s printable in the PDF, as gdpr's renderer does.
-//
-// maroto's default font is Arial, which gofpdf maps to the PDF core font
-// Helvetica (Courier for preformatted text) with WinAnsiEncoding, and
-// maroto converts every string to Windows-1252 before writing it. That
-// holds å, ä, ö, the quotation marks, the dashes and › used here, so
-// Swedish is drawn and extracted correctly without embedding a font. A
-// rune outside Windows-1252 cannot be drawn with a core font (gofpdf
-// would silently print '.'), so it is written as its base letter when it
-// has one (ő → o) and as '?' otherwise. Control characters become spaces,
-// and s is cut after limit runes.
-func pdfText(s string, limit int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == limit {
-			b.WriteString("…")
-			break
-		}
-		n++
-		if r < 0x20 || r == 0x7f {
-			b.WriteByte(' ')
-			continue
-		}
-		if r < 0x80 || encodable(r) {
-			b.WriteRune(r)
-			continue
-		}
-		if base := []rune(norm.NFD.String(string(r)))[0]; base != r && encodable(base) {
-			b.WriteRune(base)
-			continue
-		}
-		b.WriteByte('?')
-	}
-	return b.String()
-}
-
-func encodable(r rune) bool {
-	_, ok := charmap.Windows1252.EncodeRune(r)
-	return ok
-}
-
-// cell is a text column for any value. maroto wraps at spaces, or
-// anywhere with a dash; the dash mode garbles non-ASCII letters (it works
-// on Windows-1252 bytes as if they were UTF-8), so it is used only for
-// ASCII values without spaces (ids, fingerprints, keys), which would
-// otherwise run out of their column.
-func cell(size int, s string, style props.Text) core.Col {
-	s = pdfText(s, pdfMaxCellRunes)
-	style.BreakLineStrategy = breakline.EmptySpaceStrategy
-	if !strings.Contains(s, " ") && isASCII(s) {
-		style.BreakLineStrategy = breakline.DashStrategy
-	}
-	return text.NewCol(size, s, style)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 // pdfWriter lays out the report as maroto rows.
 type pdfWriter struct {
 	m core.Maroto
 	l *labels
-	c *palette
+	c *pdfdoc.Palette
 }
 
 func (p *pdfWriter) header(v *view) []core.Row {
-	small := props.Text{Size: 8, Color: &p.c.grey}
+	small := props.Text{Size: 8, Color: &p.c.Grey}
 	right := small
 	right.Align = align.Right
 	return []core.Row{
 		row.New().Add(
-			cell(pdfGrid/2, v.Title, small),
-			cell(pdfGrid/2, v.L.Generated+" "+v.Generated, right),
+			pdfdoc.Cell(pdfGrid/2, v.Title, small),
+			pdfdoc.Cell(pdfGrid/2, v.L.Generated+" "+v.Generated, right),
 		),
-		row.New(3).Add(line.NewCol(pdfGrid, props.Line{Thickness: 0.2, Color: &p.c.ruleGrey, SizePercent: 100, OffsetPercent: 50})),
+		row.New(3).Add(line.NewCol(pdfGrid, props.Line{Thickness: 0.2, Color: &p.c.RuleGrey, SizePercent: 100, OffsetPercent: 50})),
 	}
 }
 
 func (p *pdfWriter) body(v *view) {
 	l := v.L
-	p.m.AddAutoRow(cell(pdfGrid, l.Title, props.Text{Size: 18, Style: fontstyle.Bold, Bottom: 1}))
-	p.m.AddAutoRow(cell(pdfGrid, v.Tenant, props.Text{Size: 11, Color: &p.c.grey, Bottom: 3}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, l.Title, props.Text{Size: 18, Style: fontstyle.Bold, Bottom: 1}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, v.Tenant, props.Text{Size: 11, Color: &p.c.Grey, Bottom: 3}))
 	if v.Warning != "" {
-		p.m.AddAutoRow(cell(pdfGrid, v.Warning,
-			props.Text{Size: 10, Style: fontstyle.Bold, Color: &p.c.red, Top: 1.5, Bottom: 1.5, Left: 2, Right: 2}),
-		).WithStyle(&props.Cell{BackgroundColor: &p.c.redFill, BorderType: border.Full, BorderColor: &p.c.red, BorderThickness: 0.5})
+		p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, v.Warning,
+			props.Text{Size: 10, Style: fontstyle.Bold, Color: &p.c.Red, Top: 1.5, Bottom: 1.5, Left: 2, Right: 2}),
+		).WithStyle(&props.Cell{BackgroundColor: &p.c.RedFill, BorderType: border.Full, BorderColor: &p.c.Red, BorderThickness: 0.5})
 		p.m.AddRow(3)
 	}
 	p.facts(v.Facts)
@@ -1045,8 +958,8 @@ func (p *pdfWriter) body(v *view) {
 
 func (p *pdfWriter) section(s section) {
 	p.heading(fmt.Sprintf("%d. %s", s.Number, s.Heading))
-	p.m.AddAutoRow(cell(pdfGrid, s.Evidence,
-		props.Text{Size: 8, Style: fontstyle.Italic, Color: &p.c.grey, Left: 2, Bottom: 2}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s.Evidence,
+		props.Text{Size: 8, Style: fontstyle.Italic, Color: &p.c.Grey, Left: 2, Bottom: 2}))
 	p.facts(s.Facts)
 	for _, b := range s.Blocks {
 		p.subheading(b.Label)
@@ -1064,21 +977,21 @@ func (p *pdfWriter) section(s section) {
 
 func (p *pdfWriter) heading(s string) {
 	p.m.AddRow(5)
-	p.m.AddAutoRow(cell(pdfGrid, s, props.Text{Size: 13, Style: fontstyle.Bold, Bottom: 0.5}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s, props.Text{Size: 13, Style: fontstyle.Bold, Bottom: 0.5}))
 	p.m.AddRow(3, line.NewCol(pdfGrid, props.Line{Thickness: 0.4, SizePercent: 100, OffsetPercent: 20}))
 }
 
 func (p *pdfWriter) subheading(s string) {
 	p.m.AddRow(2)
-	p.m.AddAutoRow(cell(pdfGrid, s, props.Text{Size: 9.5, Style: fontstyle.Bold, Bottom: 1}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s, props.Text{Size: 9.5, Style: fontstyle.Bold, Bottom: 1}))
 }
 
 func (p *pdfWriter) paragraph(s string) {
-	p.m.AddAutoRow(cell(pdfGrid, s, props.Text{Size: 9, Bottom: 1.5}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, s, props.Text{Size: 9, Bottom: 1.5}))
 }
 
 func (p *pdfWriter) none() {
-	p.m.AddAutoRow(cell(pdfGrid, p.l.None, props.Text{Size: 9, Style: fontstyle.Italic, Color: &p.c.grey, Bottom: 1}))
+	p.m.AddAutoRow(pdfdoc.Cell(pdfGrid, p.l.None, props.Text{Size: 9, Style: fontstyle.Italic, Color: &p.c.Grey, Bottom: 1}))
 }
 
 // facts lists label–value pairs in two columns; a value that shows a
@@ -1087,18 +1000,18 @@ func (p *pdfWriter) facts(fs []fact) {
 	label := props.Text{Size: 9, Style: fontstyle.Bold, Top: 0.5, Bottom: 0.5, Right: 2}
 	value := props.Text{Size: 9, Top: 0.5, Bottom: 0.5}
 	warn := value
-	warn.Style, warn.Color = fontstyle.Bold, &p.c.red
+	warn.Style, warn.Color = fontstyle.Bold, &p.c.Red
 	mono := props.Text{Family: fontfamily.Courier, Size: 8, Top: 0.5, Bottom: 0.5}
 	for _, f := range fs {
 		if f.Mono {
 			// One row a piece, so maroto never wraps (and hyphenates) it.
-			for i, part := range wrapCode(pdfText(f.Value, pdfMaxCellRunes), pdfValueCodeColumns) {
+			for i, part := range wrapCode(pdfdoc.Text(f.Value, pdfdoc.MaxCellRunes), pdfValueCodeColumns) {
 				name := ""
 				if i == 0 {
 					name = f.Label
 				}
 				p.m.AddAutoRow(
-					cell(pdfLabelColumns, name, label),
+					pdfdoc.Cell(pdfLabelColumns, name, label),
 					text.NewCol(pdfGrid-pdfLabelColumns, part, mono),
 				)
 			}
@@ -1109,8 +1022,8 @@ func (p *pdfWriter) facts(fs []fact) {
 			style = warn
 		}
 		p.m.AddAutoRow(
-			cell(pdfLabelColumns, f.Label, label),
-			cell(pdfGrid-pdfLabelColumns, f.Value, style),
+			pdfdoc.Cell(pdfLabelColumns, f.Label, label),
+			pdfdoc.Cell(pdfGrid-pdfLabelColumns, f.Value, style),
 		)
 	}
 }
@@ -1120,7 +1033,7 @@ func (p *pdfWriter) facts(fs []fact) {
 // maroto, whose wrapping drops indentation.
 func (p *pdfWriter) code(s string) {
 	style := props.Text{Family: fontfamily.Courier, Size: 7.5, Left: 2, Right: 2}
-	fill := &props.Cell{BackgroundColor: &p.c.codeFill}
+	fill := &props.Cell{BackgroundColor: &p.c.CodeFill}
 	lines := strings.Split(s, "\n")
 	cut := false
 	if len(lines) > pdfMaxBlockLines {
@@ -1128,7 +1041,7 @@ func (p *pdfWriter) code(s string) {
 	}
 	p.m.AddRow(1.5).WithStyle(fill)
 	for _, ln := range lines {
-		for _, part := range wrapCode(pdfText(ln, pdfMaxCellRunes), pdfCodeColumns) {
+		for _, part := range wrapCode(pdfdoc.Text(ln, pdfdoc.MaxCellRunes), pdfCodeColumns) {
 			p.m.AddAutoRow(text.NewCol(pdfGrid, part, style)).WithStyle(fill)
 		}
 	}
@@ -1163,15 +1076,15 @@ func (p *pdfWriter) table(t table) {
 	head := props.Text{Size: 8, Style: fontstyle.Bold, Top: 0.8, Bottom: 0.8, Left: 1, Right: 1}
 	body := props.Text{Size: 8, Top: 0.8, Bottom: 0.8, Left: 1, Right: 1}
 	warn := body
-	warn.Style, warn.Color = fontstyle.Bold, &p.c.red
+	warn.Style, warn.Color = fontstyle.Bold, &p.c.Red
 	cols := func(values []string, style props.Text) []core.Col {
 		out := make([]core.Col, len(t.widths))
 		for i, size := range t.widths {
-			out[i] = cell(size, values[i], style)
+			out[i] = pdfdoc.Cell(size, values[i], style)
 		}
 		return out
 	}
-	p.m.AddAutoRow(cols(t.Header, head)...).WithStyle(&props.Cell{BackgroundColor: &p.c.headFill})
+	p.m.AddAutoRow(cols(t.Header, head)...).WithStyle(&props.Cell{BackgroundColor: &p.c.HeadFill})
 	for i, r := range t.Rows {
 		style := body
 		if r.Warn {
@@ -1179,7 +1092,7 @@ func (p *pdfWriter) table(t table) {
 		}
 		added := p.m.AddAutoRow(cols(r.Cells, style)...)
 		if i%2 == 1 {
-			added.WithStyle(&props.Cell{BackgroundColor: &p.c.zebraFill})
+			added.WithStyle(&props.Cell{BackgroundColor: &p.c.ZebraFill})
 		}
 	}
 }

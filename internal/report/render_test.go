@@ -780,21 +780,3 @@ func samePixels(t *testing.T, a, b string) bool {
 	}
 	return bytes.Equal(ia, ib)
 }
-
-func TestPDFText(t *testing.T) {
-	tests := []struct {
-		in    string
-		limit int
-		want  string
-	}{
-		{"Åsa Öberg – ”citat” › nyckel", 100, "Åsa Öberg – ”citat” › nyckel"},
-		{"Łukasz → Erdős", 100, "?ukasz ? Erdos"},
-		{"abcdef", 3, "abc…"},
-		{"rad 1\nrad 2", 100, "rad 1 rad 2"},
-	}
-	for _, tt := range tests {
-		if got := pdfText(tt.in, tt.limit); got != tt.want {
-			t.Errorf("pdfText(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
-		}
-	}
-}
