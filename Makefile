@@ -8,13 +8,14 @@ DATA      ?= ./data
 STATICCHECK_VERSION := v0.8.2
 GOSEC_VERSION       := v2.30.0
 GOVULNCHECK_VERSION := v1.9.0
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 
 # Packages with concurrency of their own run under the race detector too.
 RACE_PKGS := ./internal/store/... ./internal/server/... ./internal/keyring/... ./internal/seal/... \
-             ./internal/auth/... ./internal/notify/... ./internal/scan/... ./internal/audit/... ./internal/document/... ./internal/jobs/... ./internal/archive/... ./internal/backup/...
+             ./internal/auth/... ./internal/notify/... ./internal/scan/... ./internal/audit/... ./internal/document/... ./internal/jobs/... ./internal/archive/... ./internal/backup/... ./internal/loadgen/...
 
-.PHONY: all build run test test-unit test-race lint bench vulncheck deps docs clean
+.PHONY: all build run test test-unit test-race lint bench bench-report bench-guard bench-baseline vulncheck deps docs clean
 
 all: build
 
@@ -62,6 +63,20 @@ lint:
 ## bench: Go benchmarks (long; not part of make test)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+## bench-report: measure a running Valv under load at 10k, 100k and 1M documents and write docs/performance.md (about an hour)
+bench-report: build
+	$(BIN) bench --documents 10000,100000,1000000 --clients 16 --duration 10s \
+		--json docs/performance.json --notes bench/analysis.md --markdown docs/performance.md
+
+## bench-guard: run the hot-path benchmarks and compare them with bench/baseline.txt (benchstat)
+bench-guard:
+	GO=$(GO) bench/hotpaths.sh > bench/new.txt
+	$(GO) run $(BENCHSTAT) bench/baseline.txt bench/new.txt
+
+## bench-baseline: record the hot-path benchmarks as the new baseline (commit bench/baseline.txt)
+bench-baseline:
+	GO=$(GO) bench/hotpaths.sh > bench/baseline.txt
 
 ## vulncheck: govulncheck (pinned); skips, saying so, where the Go vulnerability database cannot be reached
 vulncheck:

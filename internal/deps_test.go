@@ -51,6 +51,7 @@ var layers = map[string]string{
 	"region":      "base", // a leaf: config checks labels with it
 	"synth":       "low",
 	"doctor":      "low",
+	"loadgen":     "low",
 
 	"tenant":    "domain",
 	"document":  "domain",

@@ -121,6 +121,7 @@ VALV_CONFIG), VALV_* environment variables and flags, in rising precedence;
 		newReportCmd(e),
 		newDoctorCmd(e),
 		newSeedCmd(e),
+		newBenchCmd(e),
 		newBackupCmd(e),
 		newJobsCmd(e),
 		newVersionCmd(e),

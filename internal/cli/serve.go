@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"fmt"
+	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -10,6 +13,7 @@ import (
 )
 
 func newServeCmd(e *env) *cobra.Command {
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Valv server (HTTPS API and portal)",
@@ -22,6 +26,13 @@ With --listen 127.0.0.1:0 it picks a free port, prints it and writes it to
 			cfg, err := e.loadConfig(cmd)
 			if err != nil {
 				return err
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -37,5 +48,25 @@ With --listen 127.0.0.1:0 it picks a free port, prints it and writes it to
 	configFlag(cmd.Flags(), "redirect-listen", "redirect_listen", "plain-HTTP address that only redirects to HTTPS")
 	configFlag(cmd.Flags(), "environment", "environment", "production, test or development")
 	configFlag(cmd.Flags(), "log-level", "log.level", "debug, info, warn or error")
+	// For 'valv bench': where the time goes, written at shutdown.
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile (pprof) to this new file until shutdown")
+	_ = cmd.Flags().MarkHidden("cpu-profile")
 	return cmd
+}
+
+// startCPUProfile profiles the process into a new file (never over an
+// existing one) until the returned stop is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
