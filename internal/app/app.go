@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -198,7 +199,7 @@ func (a *App) buildServices() error {
 		PublicURL:           a.cfg.PublicBaseURL(a.cfg.Listen),
 		SessionLifetime:     a.cfg.Auth.SessionLifetime,
 		OperatorIdleTimeout: a.cfg.Auth.OperatorIdleTimeout,
-		Hasher:              auth.NewHasher(auth.DefaultParams, a.cfg.Auth.MaxConcurrentHashes),
+		Hasher:              auth.NewHasher(auth.DefaultParams, hashSlots(a.cfg.Auth.MaxConcurrentHashes)),
 		HTTPClient:          a.httpClient,
 		Audit:               a.Trail,
 	})
@@ -540,3 +541,13 @@ func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir,
 // IntegrityCheck checks the database's integrity (SQLite: PRAGMA
 // integrity_check).
 func (a *App) IntegrityCheck(ctx context.Context) error { return a.db.IntegrityCheck(ctx) }
+
+// hashSlots is how many password hashes may run at once: as configured,
+// or (0) one per CPU core and at least 2. Hashing is CPU-bound, so more
+// than one per core adds no throughput, only 19 MiB each of memory.
+func hashSlots(configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	return max(2, runtime.NumCPU())
+}

@@ -77,7 +77,7 @@ type Database struct {
 type Auth struct {
 	SessionLifetime     time.Duration `yaml:"session_lifetime" doc:"absolute lifetime of a login session"`
 	OperatorIdleTimeout time.Duration `yaml:"operator_idle_timeout" doc:"operators' sessions end after this long without a request"`
-	MaxConcurrentHashes int           `yaml:"max_concurrent_hashes" doc:"password hashes computed at once (each uses 19 MiB)"`
+	MaxConcurrentHashes int           `yaml:"max_concurrent_hashes" doc:"password hashes computed at once (each uses 19 MiB); 0 for one per CPU core, at least 2"`
 }
 
 // Mail configures outgoing e-mail.
@@ -278,7 +278,7 @@ func Default() Config {
 			Window: time.Minute, AddressLimit: 600, KeyLimit: 1200, UserLimit: 600, TenantLimit: 6000, SyncInterval: time.Second,
 			Allow: []string{"127.0.0.0/8", "::1/128"}, BlockAfter: 20, BlockWindow: 10 * time.Minute, BlockFirst: 15 * time.Minute,
 			BlockMax: 24 * time.Hour, BlockForget: 7 * 24 * time.Hour, NotifyInterval: 15 * time.Minute},
-		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour, MaxConcurrentHashes: 4},
+		Auth: Auth{SessionLifetime: 12 * time.Hour, OperatorIdleTimeout: 2 * time.Hour},
 		Mail: Mail{Transport: "file", From: "valv@localhost", SMTP: SMTP{Port: 587, TLS: "starttls"}},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,

@@ -120,8 +120,8 @@ func (cfg *Config) Validate() error {
 	if cfg.Auth.OperatorIdleTimeout < time.Minute || cfg.Auth.OperatorIdleTimeout > 12*time.Hour {
 		add("auth.operator_idle_timeout", "must be between 1m and 12h", "")
 	}
-	if cfg.Auth.MaxConcurrentHashes < 1 || cfg.Auth.MaxConcurrentHashes > 64 {
-		add("auth.max_concurrent_hashes", "must be between 1 and 64", "each running hash holds 19 MiB")
+	if cfg.Auth.MaxConcurrentHashes < 0 || cfg.Auth.MaxConcurrentHashes > 64 {
+		add("auth.max_concurrent_hashes", "must be between 0 (one per CPU core) and 64", "each running hash holds 19 MiB")
 	}
 	if _, err := mail.ParseAddress(cfg.Mail.From); err != nil {
 		add("mail.from", "is not an e-mail address", "for example valv@example.se")
