@@ -227,6 +227,11 @@ type benchRun struct {
 	ServerCPU float64 `json:"server_cpu_seconds"`
 	CPUPerOp  float64 `json:"server_cpu_ms_per_op"`
 	PeakRSS   int64   `json:"server_peak_rss_bytes"`
+	// The server's resident set at the end of the run: anonymous memory
+	// (Go heap, SQLite's page caches, stacks) and mapped file pages (the
+	// binary and the memory-mapped database, which the kernel may drop).
+	RSSAnon int64 `json:"server_rss_anon_bytes"`
+	RSSFile int64 `json:"server_rss_file_bytes"`
 	// ClientCPU is the load generator's own CPU time during the run: on
 	// a small machine it competes with the server.
 	ClientCPU float64 `json:"client_cpu_seconds"`
@@ -710,6 +715,7 @@ func (w *benchWorkload) run(ctx context.Context, s *benchServer, op string) ([]b
 			return benchRun{}, err
 		}
 		run := benchRun{Op: op, Mode: mode, Result: r, ServerCPU: round3(after.CPUSeconds - before.CPUSeconds), PeakRSS: after.PeakRSS,
+			RSSAnon: after.RSSAnon, RSSFile: after.RSSFile,
 			ClientCPU: round3(selfAfter.CPUSeconds - self.CPUSeconds)}
 		run.PerSecond = round1(run.PerSecond)
 		if r.Ops > 0 {

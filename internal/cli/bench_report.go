@@ -135,7 +135,7 @@ func writePerformancePage(w io.Writer, rep benchReport, notes string) {
 	p("- For each data-set size, `valv bench` makes a scratch installation, a tenant with an owner and an API key, and loads 1 KiB JSON documents with two subjects each (a customer number and an e-mail address) through `POST /api/v1/documents/import`. ")
 	p("It then starts `valv serve` as a child process for each operation and drives it over HTTPS with keep-alive from %d concurrent clients: %s of warm-up, then %s closed-loop (each client sends its next request when the last is answered). ", rep.Clients, rep.Warmup, rep.Duration)
 	p("Create and read then run again open-loop at half the throughput they reached, with latency counted from when each request was due.\n")
-	p("- The load generator runs on the same machine and takes part of its CPU (its share of the CPU time used by both is in the tables); server CPU is the child's user + system time from `/proc/<pid>/stat` during the run, and peak RSS its `VmHWM`.\n")
+	p("- The load generator runs on the same machine and takes part of its CPU (its share of the CPU time used by both is in the tables); server CPU is the child's user + system time from `/proc/<pid>/stat` during the run, peak RSS its `VmHWM`, and the resident set at the end of a run is split into anonymous memory (`RssAnon`: the Go heap, SQLite's page caches, stacks) and mapped file pages (`RssFile`: the binary and the memory-mapped database, which the kernel can drop and read again).\n")
 	p("- Latencies are in milliseconds, nearest-rank percentiles of the successful requests.\n\n")
 
 	p("## Targets\n\n")
@@ -159,10 +159,10 @@ func writePerformancePage(w io.Writer, rep benchReport, notes string) {
 		p("Loaded in %.1f s (%s documents/s through the import API). Storage: %s on disk for %s of submitted JSON, %.2f× (database, its write-ahead log, keys and indexes, audit trail and payload history included). ",
 			s.LoadSeconds, thousands(int(s.LoadPerSecond)), mib(s.StorageBytes), mib(s.PayloadBytes), s.StorageRatio)
 		p("Start to ready: %.3f s. Peak RSS: %s.\n\n", s.ReadySeconds, mib(s.PeakRSS))
-		p("| Operation | Load | Per second | p50 | p90 | p99 | max | Errors | Server CPU per op | Server peak RSS | Load generator's CPU |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		p("| Operation | Load | Per second | p50 | p90 | p99 | max | Errors | Server CPU per op | Server peak RSS | RSS at end: anonymous + file | Load generator's CPU |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, r := range s.Runs {
-			p("| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %d | %.2f ms | %s | %s |\n", r.Op, r.Mode, thousands(int(r.PerSecond)), r.P50, r.P90, r.P99, r.Max, r.Errors, r.CPUPerOp,
-				mib(r.PeakRSS), share(r.ClientCPU, r.ServerCPU+r.ClientCPU))
+			p("| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %d | %.2f ms | %s | %s + %s | %s |\n", r.Op, r.Mode, thousands(int(r.PerSecond)), r.P50, r.P90, r.P99, r.Max, r.Errors, r.CPUPerOp,
+				mib(r.PeakRSS), mib(r.RSSAnon), mib(r.RSSFile), share(r.ClientCPU, r.ServerCPU+r.ClientCPU))
 		}
 		for _, r := range s.Runs {
 			if r.FirstError != "" {

@@ -14,6 +14,10 @@ type Usage struct {
 	CPUSeconds float64 // user + system time
 	PeakRSS    int64   // bytes: the resident set's high-water mark (VmHWM)
 	RSS        int64   // bytes: the resident set now (VmRSS)
+	// The resident set now, split: anonymous memory (heaps, stacks) and
+	// pages of mapped files (the binary, a memory-mapped database), which
+	// the kernel can drop and read again.
+	RSSAnon, RSSFile int64
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
@@ -34,11 +38,11 @@ func ReadUsage(pid int) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	peak, rss, err := ParseStatus(status)
+	m, err := ParseStatus(status)
 	if err != nil {
 		return Usage{}, err
 	}
-	return Usage{CPUSeconds: cpu, PeakRSS: peak, RSS: rss}, nil
+	return Usage{CPUSeconds: cpu, PeakRSS: m["VmHWM"], RSS: m["VmRSS"], RSSAnon: m["RssAnon"], RSSFile: m["RssFile"]}, nil
 }
 
 // ParseStat returns the user + system CPU seconds in a /proc/<pid>/stat
@@ -62,31 +66,33 @@ func ParseStat(b []byte) (float64, error) {
 	return float64(utime+stime) / clockTicks, nil
 }
 
-// ParseStatus returns VmHWM and VmRSS (in bytes) from /proc/<pid>/status.
-func ParseStatus(b []byte) (peak, rss int64, err error) {
-	found := 0
+// statusFields are the memory figures ParseStatus reads.
+var statusFields = map[string]bool{"VmHWM": true, "VmRSS": true, "RssAnon": true, "RssFile": true}
+
+// ParseStatus returns the memory figures of /proc/<pid>/status (VmHWM,
+// VmRSS, RssAnon, RssFile) in bytes. VmHWM and VmRSS must be there.
+func ParseStatus(b []byte) (map[string]int64, error) {
+	m := map[string]int64{}
 	for line := range strings.Lines(string(b)) {
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || (name != "VmHWM" && name != "VmRSS") {
+		if !ok || !statusFields[name] {
 			continue
 		}
 		f := strings.Fields(value)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("proc status: %s is %q, want a number of kB", name, strings.TrimSpace(value))
+			return nil, fmt.Errorf("proc status: %s is %q, want a number of kB", name, strings.TrimSpace(value))
 		}
 		n, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil || n < 0 || n > 1<<40 {
-			return 0, 0, fmt.Errorf("proc status: %s is %q, want a number of kB", name, f[0])
+			return nil, fmt.Errorf("proc status: %s is %q, want a number of kB", name, f[0])
 		}
-		if name == "VmHWM" {
-			peak = n << 10
-		} else {
-			rss = n << 10
-		}
-		found++
+		m[name] = n << 10
 	}
-	if found < 2 {
-		return 0, 0, errors.New("proc status: no VmHWM and VmRSS (not a Linux process status?)")
+	if _, ok := m["VmHWM"]; !ok {
+		return nil, errors.New("proc status: no VmHWM (not a Linux process status?)")
 	}
-	return peak, rss, nil
+	if _, ok := m["VmRSS"]; !ok {
+		return nil, errors.New("proc status: no VmRSS (not a Linux process status?)")
+	}
+	return m, nil
 }

@@ -29,13 +29,13 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	in := "Name:\tvalv\nVmPeak:\t  900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n"
-	peak, rss, err := ParseStatus([]byte(in))
-	if err != nil || peak != 200<<20 || rss != 100<<20 {
-		t.Fatalf("ParseStatus = %d, %d, %v", peak, rss, err)
+	in := "Name:\tvalv\nVmPeak:\t  900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   81920 kB\nRssFile:\t   20480 kB\nThreads:\t12\n"
+	m, err := ParseStatus([]byte(in))
+	if err != nil || m["VmHWM"] != 200<<20 || m["VmRSS"] != 100<<20 || m["RssAnon"] != 80<<20 || m["RssFile"] != 20<<20 || len(m) != 4 {
+		t.Fatalf("ParseStatus = %v, %v", m, err)
 	}
-	for _, bad := range []string{"Name:\tx\n", "VmHWM:\t12 MB\nVmRSS:\t1 kB\n", "VmHWM:\t-1 kB\nVmRSS:\t1 kB\n", "VmHWM:\tx kB\nVmRSS:\t1 kB\n"} {
-		if _, _, err := ParseStatus([]byte(bad)); err == nil {
+	for _, bad := range []string{"Name:\tx\n", "VmHWM:\t1 kB\n", "VmRSS:\t1 kB\n", "VmHWM:\t12 MB\nVmRSS:\t1 kB\n", "VmHWM:\t-1 kB\nVmRSS:\t1 kB\n", "VmHWM:\tx kB\nVmRSS:\t1 kB\n"} {
+		if _, err := ParseStatus([]byte(bad)); err == nil {
 			t.Errorf("ParseStatus(%q) accepted", bad)
 		}
 	}
@@ -50,7 +50,7 @@ func TestReadUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.PeakRSS <= 0 || u.RSS <= 0 || u.RSS > u.PeakRSS || u.CPUSeconds < 0 {
+	if u.PeakRSS <= 0 || u.RSS <= 0 || u.RSS > u.PeakRSS || u.CPUSeconds < 0 || u.RSSAnon <= 0 || u.RSSAnon+u.RSSFile > u.RSS {
 		t.Fatalf("usage %+v", u)
 	}
 }
@@ -69,8 +69,14 @@ func FuzzParseStatus(f *testing.F) {
 	f.Add([]byte("VmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n"))
 	f.Add([]byte("VmHWM: 1 kB"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if peak, rss, err := ParseStatus(b); err == nil && (peak < 0 || rss < 0) {
-			t.Fatalf("negative memory %d %d", peak, rss)
+		m, err := ParseStatus(b)
+		if err != nil {
+			return
+		}
+		for k, v := range m {
+			if v < 0 || !statusFields[k] {
+				t.Fatalf("%s = %d", k, v)
+			}
 		}
 	})
 }
