@@ -64,7 +64,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
-## bench-report: measure a running Valv under load at 10k, 100k and 1M documents and write docs/performance.md (about an hour)
+## bench-report: measure a running Valv under load at 10k, 100k and 1M documents and write docs/performance.md (about 20 minutes)
 bench-report: build
 	$(BIN) bench --documents 10000,100000,1000000 --clients 16 --duration 10s \
 		--json docs/performance.json --notes bench/analysis.md --markdown docs/performance.md

@@ -543,11 +543,15 @@ func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir,
 func (a *App) IntegrityCheck(ctx context.Context) error { return a.db.IntegrityCheck(ctx) }
 
 // hashSlots is how many password hashes may run at once: as configured,
-// or (0) one per CPU core and at least 2. Hashing is CPU-bound, so more
-// than one per core adds no throughput, only 19 MiB each of memory.
+// or (0) one per CPU the process may use (GOMAXPROCS, which follows a
+// container's CPU limit), at least 2 and at most 16. Hashing is CPU-bound,
+// so more than one per CPU adds no throughput, only 19 MiB each of memory.
 func hashSlots(configured int) int {
 	if configured > 0 {
 		return configured
 	}
-	return max(2, runtime.NumCPU())
+	return min(max(2, runtime.GOMAXPROCS(0)), maxAutoHashSlots)
 }
+
+// maxAutoHashSlots bounds the automatic hash slots: 16 × 19 MiB.
+const maxAutoHashSlots = 16

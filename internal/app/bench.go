@@ -35,14 +35,14 @@ func (a *App) PrepareBench(ctx context.Context, name, email, password string) (B
 	created, err := a.Tenants.Create(withAuditRecord(ctx, "tenant.create"), op, tenant.CreateInput{Name: name,
 		OwnerEmail: email, OwnerLanguage: "en", SecurityContact: email})
 	if err != nil {
-		return BenchFixture{}, fmt.Errorf("bench: tenant: %w", err)
+		return BenchFixture{}, fmt.Errorf("bench: create the load run's tenant: %w", err)
 	}
 	if created.Owner == nil {
 		return BenchFixture{}, errors.New("bench: the tenant was made without an owner")
 	}
 	link, err := url.Parse(created.SetupLink)
 	if err != nil {
-		return BenchFixture{}, fmt.Errorf("bench: setup link: %w", err)
+		return BenchFixture{}, fmt.Errorf("bench: read the owner's setup link: %w", err)
 	}
 	token := link.Query().Get("token")
 	if token == "" {
@@ -51,13 +51,13 @@ func (a *App) PrepareBench(ctx context.Context, name, email, password string) (B
 		}
 	}
 	if _, err := a.Auth.CompleteSetup(withAuditRecord(ctx, "account.setup"), auth.SetupRequest{Token: token, Password: password}); err != nil {
-		return BenchFixture{}, fmt.Errorf("bench: owner's password: %w", err)
+		return BenchFixture{}, fmt.Errorf("bench: set the owner's password: %w", err)
 	}
 	owner := authz.Principal{Kind: authz.User, ID: created.Owner.ID, TenantID: created.Tenant.ID, Role: authz.Owner}
 	_, key, err := a.Auth.CreateAPIKey(withAuditRecord(ctx, "apikey.create"), owner, auth.APIKeyInput{Name: "bench",
 		Scopes: []authz.Scope{authz.ScopeDocumentsRead, authz.ScopeDocumentsWrite, authz.ScopeValidate}})
 	if err != nil {
-		return BenchFixture{}, fmt.Errorf("bench: API key: %w", err)
+		return BenchFixture{}, fmt.Errorf("bench: create the load run's API key: %w", err)
 	}
 	return BenchFixture{Tenant: created.Tenant.Slug, Email: email, Password: password, APIKey: key}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -427,4 +428,19 @@ func benchDocuments(b *testing.B) int {
 		}
 	}
 	return n
+}
+
+func TestHashSlots(t *testing.T) {
+	if got := hashSlots(5); got != 5 {
+		t.Fatalf("hashSlots(5) = %d: a configured number is kept", got)
+	}
+	// Automatic: one per usable CPU, at least 2 and at most 16.
+	for _, procs := range []int{1, 2, 8, 64} {
+		old := runtime.GOMAXPROCS(procs)
+		got := hashSlots(0)
+		runtime.GOMAXPROCS(old)
+		if want := min(max(2, procs), maxAutoHashSlots); got != want {
+			t.Errorf("with GOMAXPROCS %d, hashSlots(0) = %d, want %d", procs, got, want)
+		}
+	}
 }

@@ -82,8 +82,8 @@ concurrent clients, one operation at a time:
   login     log in with tenant, e-mail and password (Argon2id)
 
 Each operation runs closed-loop (as fast as answers come) for --duration;
-create and read then run again open-loop at half that throughput, which
-gives the latency a server has with room to spare (search too). It reports throughput,
+create, read and search then run again open-loop at half that throughput,
+which gives the latency a server has with room to spare. It reports throughput,
 p50/p90/p99/max latency, errors, the server's CPU seconds (from /proc) and
 its peak resident memory, the time from start to ready, and the storage
 per document; with --markdown it writes the performance page, including
@@ -111,10 +111,15 @@ Files are scanned when --scan-address names a clamd.`,
 			if o.duration <= 0 && o.count <= 0 {
 				return usageError{errors.New("give a --duration or a --count")}
 			}
+			if o.batchSize < 1 || o.batchSize > 1000 {
+				return usageError{errors.New("--import-batch: give 1 to 1000")}
+			}
 			if o.server == "" {
 				if o.server, err = os.Executable(); err != nil {
 					return fmt.Errorf("find the valv binary to start (give --server): %w", err)
 				}
+			} else if o.server, err = exec.LookPath(o.server); err != nil {
+				return usageError{fmt.Errorf("--server: %w", err)}
 			}
 			o.command = "valv " + strings.Join(os.Args[1:], " ")
 			return e.bench(cmd.Context(), o)
@@ -127,7 +132,7 @@ Files are scanned when --scan-address names a clamd.`,
 	f.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each operation's measured run (not counted)")
 	f.IntVar(&o.count, "count", 0, "at most this many of each operation (0: no bound)")
 	f.StringVar(&ops, "ops", strings.Join(benchOps, ","), "operations to run, comma-separated")
-	f.BoolVar(&o.halfPeak, "half-peak", true, "run create and read again at half their peak throughput")
+	f.BoolVar(&o.halfPeak, "half-peak", true, "run create, read and search again at half their peak throughput")
 	f.BoolVar(&o.profiles, "profile", true, "CPU-profile the server during each operation")
 	f.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	f.StringVar(&o.markdown, "markdown", "", "write the performance page (docs/performance.md) to this file")
@@ -270,8 +275,11 @@ func (e *env) benchPage(o benchOptions) error {
 		return fmt.Errorf("read the report: %w", err)
 	}
 	var rep benchReport
-	if err := json.Unmarshal(raw, &rep); err != nil || rep.Format != "valv-bench-v1" {
-		return fmt.Errorf("%s is not a valv bench report (valv-bench-v1): %v", o.from, err)
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return fmt.Errorf("%s is not a valv bench report: %w", o.from, err)
+	}
+	if rep.Format != "valv-bench-v1" {
+		return fmt.Errorf("%s is not a valv bench report (format %q, want valv-bench-v1)", o.from, rep.Format)
 	}
 	return writeBenchPage(o, rep)
 }
@@ -302,14 +310,26 @@ func (e *env) benchSize(ctx context.Context, o benchOptions, n int) (benchResult
 	if err != nil {
 		return benchResult{}, fmt.Errorf("make a scratch directory: %w", err)
 	}
-	if o.keep {
+	res, err := e.benchIn(ctx, o, n, dir)
+	switch {
+	case o.keep:
 		fmt.Fprintf(e.Stderr, "bench: scratch installation kept in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
+	case err != nil:
+		// Its serve.log says what the server saw.
+		fmt.Fprintf(e.Stderr, "bench: scratch installation kept for inspection in %s\n", dir)
+	default:
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return res, fmt.Errorf("remove the scratch installation: %w", rerr)
+		}
 	}
+	return res, err
+}
+
+// benchIn measures a scratch installation with n documents in dir.
+func (e *env) benchIn(ctx context.Context, o benchOptions, n int, dir string) (benchResult, error) {
 	cfgFile := filepath.Join(dir, "valv.yaml")
 	if err := os.WriteFile(cfgFile, []byte(benchConfig(filepath.Join(dir, "data"), o.scan)), 0o600); err != nil {
-		return benchResult{}, err
+		return benchResult{}, fmt.Errorf("write the scratch configuration: %w", err)
 	}
 	cfg, err := config.Load(config.Source{File: cfgFile})
 	if err == nil {
@@ -438,7 +458,7 @@ func startBenchServer(ctx context.Context, bin, cfgFile, dir, profile string) (*
 	_ = os.Remove(addrFile)
 	log, err := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open the server's log: %w", err)
 	}
 	defer log.Close()
 	args := []string{"valv", "serve", "--config", cfgFile}
@@ -483,26 +503,47 @@ func startBenchServer(ctx context.Context, bin, cfgFile, dir, profile string) (*
 			return fail(fmt.Errorf("read the server's certificate: %w", err))
 		}
 		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
+		if !pool.AppendCertsFromPEM(pem) {
+			return fail(errors.New("the server's certificate file holds no PEM certificate"))
+		}
 		s.base = "https://localhost:" + port
 		s.client = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024}}
 	}
 	for {
-		resp, err := s.client.Get(s.base + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				s.ready = time.Since(start)
-				return s, nil
-			}
+		if s.readyz(ctx) {
+			s.ready = time.Since(start)
+			return s, nil
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return fail(fmt.Errorf("valv serve ended before it was ready: %v", err))
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-time.After(2 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			return fail(errors.New("valv serve was not ready within a minute"))
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// readyz reports whether the server answers 200 on /readyz.
+func (s *benchServer) readyz(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", s.base+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // benchEnviron is the child's environment: this one without VALV_*
@@ -550,20 +591,31 @@ func (s *benchServer) call(ctx context.Context, method, path, contentType string
 		req.Header.Set("Content-Type", contentType)
 	}
 	auth(req)
+	name := method + " " + strings.Split(path, "?")[0]
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	defer resp.Body.Close()
+	// The body is always read to its end, so that the connection is kept
+	// for the next request (a new TLS handshake would distort the figures).
+	defer func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
 	if resp.StatusCode != want {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s %s: %d %s", method, strings.Split(path, "?")[0], resp.StatusCode, bytes.TrimSpace(msg))
+		return fmt.Errorf("%s: %d %s", name, resp.StatusCode, bytes.TrimSpace(msg))
 	}
 	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("%s: read the answer: %w", name, err)
+		}
+		return nil
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return fmt.Errorf("%s: read the answer: %w", name, err)
+	}
+	return nil
 }
 
 // benchDocument is document i: 1 KiB of JSON with two subjects, a
@@ -585,9 +637,6 @@ func benchDocument(i int) []byte {
 // loadDocuments imports documents 0..n-1 in batches from two clients,
 // and returns their ids (by number) and the payload's size.
 func (e *env) loadDocuments(ctx context.Context, s *benchServer, fx app.BenchFixture, n, batch int) ([]string, int64, time.Duration, error) {
-	if batch < 1 || batch > 1000 {
-		return nil, 0, 0, usageError{errors.New("--import-batch: give 1 to 1000")}
-	}
 	ids := make([]string, n)
 	var (
 		mu      sync.Mutex
@@ -679,8 +728,8 @@ func bearer(key string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }
 }
 
-// run runs op against s: closed-loop, then (create and read) at half the
-// throughput it reached.
+// run runs op against s: closed-loop, then (create, read and search) at
+// half the throughput it reached.
 func (w *benchWorkload) run(ctx context.Context, s *benchServer, op string) ([]benchRun, error) {
 	fn, err := w.op(ctx, s, op)
 	if err != nil {
@@ -694,6 +743,10 @@ func (w *benchWorkload) run(ctx context.Context, s *benchServer, op string) ([]b
 		}
 	}
 	measure := func(mode string, rate float64) (benchRun, error) {
+		// The run's own peak, not the start-up's or the warm-up's.
+		if err := loadgen.ResetPeak(s.cmd.Process.Pid); err != nil {
+			return benchRun{}, err
+		}
 		before, err := s.usage()
 		if err != nil {
 			return benchRun{}, err

@@ -77,7 +77,7 @@ type Database struct {
 type Auth struct {
 	SessionLifetime     time.Duration `yaml:"session_lifetime" doc:"absolute lifetime of a login session"`
 	OperatorIdleTimeout time.Duration `yaml:"operator_idle_timeout" doc:"operators' sessions end after this long without a request"`
-	MaxConcurrentHashes int           `yaml:"max_concurrent_hashes" doc:"password hashes computed at once (each uses 19 MiB); 0 for one per CPU core, at least 2"`
+	MaxConcurrentHashes int           `yaml:"max_concurrent_hashes" doc:"password hashes computed at once (each uses 19 MiB); 0 for one per usable CPU (GOMAXPROCS), 2 to 16"`
 }
 
 // Mail configures outgoing e-mail.

@@ -108,6 +108,8 @@ func TestValidate(t *testing.T) {
 		{"timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 }, "http.read_timeout"},
 		{"public url", func(c *Config) { c.PublicURL = "http://valv.example" }, "public_url"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"negative hash slots", func(c *Config) { c.Auth.MaxConcurrentHashes = -1 }, "auth.max_concurrent_hashes"},
+		{"too many hash slots", func(c *Config) { c.Auth.MaxConcurrentHashes = 65 }, "auth.max_concurrent_hashes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,11 +28,11 @@ const clockTicks = 100
 func ReadUsage(pid int) (Usage, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return Usage{}, fmt.Errorf("read the server's CPU time: %w", err)
+		return Usage{}, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return Usage{}, fmt.Errorf("read the server's memory: %w", err)
+		return Usage{}, fmt.Errorf("read the memory of process %d: %w", pid, err)
 	}
 	cpu, err := ParseStat(stat)
 	if err != nil {
@@ -43,6 +43,16 @@ func ReadUsage(pid int) (Usage, error) {
 		return Usage{}, err
 	}
 	return Usage{CPUSeconds: cpu, PeakRSS: m["VmHWM"], RSS: m["VmRSS"], RSSAnon: m["RssAnon"], RSSFile: m["RssFile"]}, nil
+}
+
+// ResetPeak starts process pid's VmHWM again from its current resident
+// set (writing 5 to /proc/<pid>/clear_refs), so that the next ReadUsage's
+// PeakRSS is the peak since now.
+func ResetPeak(pid int) error {
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		return fmt.Errorf("reset the peak memory of process %d: %w", pid, err)
+	}
+	return nil
 }
 
 // ParseStat returns the user + system CPU seconds in a /proc/<pid>/stat

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"math"
 	"os"
 	"testing"
 )
@@ -46,6 +47,9 @@ func TestReadUsage(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc here")
 	}
+	if err := ResetPeak(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
 	u, err := ReadUsage(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +63,12 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("1234 (valv) S 1 1234 1234 0 -1 4194560 2000 0 0 0 250 50 0 0 20 0 12 0 100 0 0"))
 	f.Add([]byte("1 ()) S"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if v, err := ParseStat(b); err == nil && v < 0 {
-			t.Fatalf("negative CPU time %v", v)
+		v, err := ParseStat(b)
+		if err == nil && (v < 0 || math.IsNaN(v)) {
+			t.Fatalf("CPU time %v", v)
+		}
+		if err != nil && v != 0 {
+			t.Fatalf("an error with a value %v", v)
 		}
 	})
 }

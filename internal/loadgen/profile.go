@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,7 +58,7 @@ func Summarise(data []byte, components []Component, n int) (Profile, error) {
 		}
 	}
 	if vi < 0 {
-		return Profile{}, fmt.Errorf("read the CPU profile: no cpu samples")
+		return Profile{}, errors.New("read the CPU profile: no cpu samples")
 	}
 	flat, cum, shares := map[string]int64{}, map[string]int64{}, map[string]int64{}
 	var total int64
@@ -84,7 +85,7 @@ func Summarise(data []byte, components []Component, n int) (Profile, error) {
 		}
 	}
 	if total == 0 {
-		return Profile{}, fmt.Errorf("read the CPU profile: it is empty")
+		return Profile{}, errors.New("read the CPU profile: it is empty")
 	}
 	pct := func(v int64) float64 { return float64(v*1000/total) / 10 }
 	top := func(flat, cum map[string]int64) []Hot {
