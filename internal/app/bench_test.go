@@ -26,6 +26,7 @@ import (
 	"github.com/valvhq/valv/internal/config"
 	"github.com/valvhq/valv/internal/document"
 	"github.com/valvhq/valv/internal/server"
+	"github.com/valvhq/valv/internal/store"
 	"github.com/valvhq/valv/internal/tenant"
 	"github.com/valvhq/valv/internal/valvtest"
 )
@@ -441,6 +442,18 @@ func TestHashSlots(t *testing.T) {
 		runtime.GOMAXPROCS(old)
 		if want := min(max(2, procs), maxAutoHashSlots); got != want {
 			t.Errorf("with GOMAXPROCS %d, hashSlots(0) = %d, want %d", procs, got, want)
+		}
+	}
+}
+
+// A load run's tenant, owner and key are never made in production.
+func TestPrepareBenchRefusesProduction(t *testing.T) {
+	for _, a := range []*App{
+		{cfg: config.Config{Environment: config.Production}},
+		{cfg: config.Config{Environment: config.Development}, Installation: store.InstallationRow{Environment: string(config.Production)}},
+	} {
+		if _, err := a.PrepareBench(context.Background(), "Bench AB", "owner@bench.example", "a long enough password"); err == nil || !strings.Contains(err.Error(), "production") {
+			t.Fatalf("PrepareBench in production = %v, want a refusal", err)
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -77,6 +79,41 @@ func TestThousands(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -4500: "-4,500"} {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// The server's CPU profile goes only to a new file.
+func TestCPUProfileNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "kept.pprof")
+	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := startCPUProfile(existing); err == nil {
+		t.Fatal("an existing file was accepted for the profile")
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
+		t.Fatalf("the existing file was changed: %q", b)
+	}
+	fresh := filepath.Join(dir, "new.pprof")
+	stop, err := startCPUProfile(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if st, err := os.Stat(fresh); err != nil || st.Size() == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("profile file: %v, %v", st, err)
+	}
+}
+
+// The child gets this process's environment without VALV_* settings,
+// which would change the scratch installation's configuration.
+func TestBenchEnvironDropsValvSettings(t *testing.T) {
+	t.Setenv("VALV_DATA_DIR", "/srv/production")
+	for _, kv := range benchEnviron() {
+		if strings.HasPrefix(kv, "VALV_") {
+			t.Fatalf("the child would get %s", kv)
 		}
 	}
 }
