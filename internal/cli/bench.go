@@ -558,9 +558,14 @@ func benchEnviron() []string {
 	return env
 }
 
-// usage reads the server's CPU time and peak memory.
-func (s *benchServer) usage() (loadgen.Usage, error) {
-	return loadgen.ReadUsage(s.cmd.Process.Pid)
+// usage reads the server's usage and this process's (the load
+// generator's) at one moment.
+func (s *benchServer) usage() (server, self loadgen.Usage, err error) {
+	if server, err = loadgen.ReadUsage(s.cmd.Process.Pid); err != nil {
+		return server, self, err
+	}
+	self, err = loadgen.ReadUsage(os.Getpid())
+	return server, self, err
 }
 
 // stop shuts the server down gracefully (which writes its CPU profile).
@@ -747,11 +752,7 @@ func (w *benchWorkload) run(ctx context.Context, s *benchServer, op string) ([]b
 		if err := loadgen.ResetPeak(s.cmd.Process.Pid); err != nil {
 			return benchRun{}, err
 		}
-		before, err := s.usage()
-		if err != nil {
-			return benchRun{}, err
-		}
-		self, err := loadgen.ReadUsage(os.Getpid())
+		before, self, err := s.usage()
 		if err != nil {
 			return benchRun{}, err
 		}
@@ -759,11 +760,7 @@ func (w *benchWorkload) run(ctx context.Context, s *benchServer, op string) ([]b
 		if err != nil {
 			return benchRun{}, err
 		}
-		after, err := s.usage()
-		if err != nil {
-			return benchRun{}, err
-		}
-		selfAfter, err := loadgen.ReadUsage(os.Getpid())
+		after, selfAfter, err := s.usage()
 		if err != nil {
 			return benchRun{}, err
 		}
